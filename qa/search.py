@@ -1,0 +1,298 @@
+"""Retrieval: ``retrieve(question)`` -> the passages that answer it, best first.
+
+Dense (FAISS inner product over e5 vectors) and lexical (BM25) candidates are fused by a
+weighted sum of per-query normalised scores (measured against reciprocal-rank fusion in
+``bench/``). When the question's script differs from a passage's (an English question over
+Chinese text), the lexical side cannot match and only the dense score counts for that passage.
+Each hit is then highlighted (:mod:`qa.highlight`) and given a confidence.
+
+A :class:`Retriever` holds one loaded index and the model; it loads lazily (``warm_up``) and
+picks up a rebuilt index (``reload``) without ever serving a half-loaded one."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.embed import Embedder, get_embedder
+from qa.highlight import highlight
+from qa.index import CURRENT, LoadedIndex, check_model, load_index
+from qa.lexical import analyze
+from qa.settings import DEFAULTS, Settings
+from qa.text import script_of
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved passage.
+
+    ``start``/``end`` are offsets in the source document's cleaned text; ``highlights`` and
+    ``answer`` are ``(start, end)`` spans inside ``text``: ``highlights[0]`` is the sentence that
+    best answers the question, ``answer`` the exact answering words (or ``None``)."""
+
+    text: str
+    score: float
+    doc: str
+    section: str
+    start: int
+    end: int
+    highlights: list[tuple[int, int]]
+    answer: tuple[int, int] | None
+    confidence: float
+    chunk: int  # position of the chunk in the index (for neighbours/context)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (spans as lists)."""
+        d = asdict(self)
+        d["highlights"] = [list(s) for s in self.highlights]
+        d["answer"] = list(self.answer) if self.answer else None
+        return d
+
+    @property
+    def answer_text(self) -> str | None:
+        """The answer words, if any."""
+        return self.text[self.answer[0] : self.answer[1]] if self.answer else None
+
+    @property
+    def sentence(self) -> str:
+        """The best answering sentence (the whole text if there is no highlight)."""
+        if not self.highlights:
+            return self.text
+        s, e = self.highlights[0]
+        return self.text[s:e]
+
+
+def clean_question(question: str, settings: Settings = DEFAULTS) -> str:
+    """Validate and normalise a question: control characters become spaces, runs of spaces
+    collapse, and it is cut to ``settings.max_question_chars``. Raises ``ValueError`` if
+    nothing is left."""
+    if not isinstance(question, str):
+        raise ValueError("the question must be text")
+    q = "".join(" " if (ord(c) < 32 or 0x7F <= ord(c) < 0xA0) else c for c in question)
+    q = " ".join(q.split())[: settings.max_question_chars]
+    if not q:
+        raise ValueError("the question is empty: type a question about the documents")
+    return q
+
+
+def _normalise(scores: np.ndarray) -> np.ndarray:
+    """Scale candidate scores to [0, 1] by the best score of the query (0 stays 0)."""
+    top = float(scores.max()) if scores.size else 0.0
+    return scores / top if top > 0 else np.zeros_like(scores)
+
+
+@dataclass(frozen=True)
+class Fused:
+    """Candidate scores before highlighting."""
+
+    ids: np.ndarray  # chunk ids, best first
+    fused: np.ndarray
+    dense: np.ndarray  # cosine similarity
+    lexical: np.ndarray  # BM25 normalised by the query's best BM25 score
+
+
+def fuse(
+    dense_ids: np.ndarray,
+    dense_scores: np.ndarray,
+    lex_scores: np.ndarray,
+    lex_weight: np.ndarray | float,
+    dense_weight: float = 1.0,
+    candidates: int = 50,
+    method: str = "score",
+) -> Fused:
+    """Fuse the dense and lexical rankings over the union of both sides' candidates.
+
+    ``method="score"``: weighted sum of per-query normalised scores; ``"rrf"``: weighted
+    reciprocal-rank fusion (k=60). ``lex_weight`` may be per chunk (0 where scripts differ)."""
+    n = lex_scores.shape[0]
+    k = min(candidates, n)
+    lex_top = np.argpartition(-lex_scores, k - 1)[:k] if k else np.zeros(0, dtype=np.int64)
+    ids = np.union1d(dense_ids[dense_ids >= 0], lex_top[lex_scores[lex_top] > 0])
+    dense_full = np.full(n, np.nan, dtype=np.float32)
+    dense_full[dense_ids[dense_ids >= 0]] = dense_scores[dense_ids >= 0]
+    d = dense_full[ids]
+    # a candidate the dense side did not rank gets the lowest dense score it did rank
+    floor = float(np.nanmin(dense_full)) if np.isfinite(dense_full).any() else 0.0
+    d = np.where(np.isnan(d), floor, d)
+    lex = _normalise(lex_scores)[ids]
+    # dense: distance from the worst candidate, relative to the spread of the top candidates
+    spread = max(float(d.max()) - floor, 1e-6)
+    dn = (d - floor) / spread
+    w = lex_weight[ids] if isinstance(lex_weight, np.ndarray) else lex_weight
+    if method == "rrf":
+        drank = np.argsort(np.argsort(-d, kind="stable"), kind="stable")
+        lrank = np.argsort(np.argsort(-lex, kind="stable"), kind="stable")
+        lex_rrf = np.where(lex > 0, 1.0 / (60.0 + lrank + 1), 0.0)
+        fused = dense_weight / (60.0 + drank + 1) + w * lex_rrf
+    else:
+        fused = dense_weight * dn + w * lex
+    order = np.argsort(-fused, kind="stable")
+    return Fused(ids[order], fused[order], d[order], lex[order])
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+class Retriever:
+    """Question -> hits over one index folder. Thread-safe; loads once, reloads on demand."""
+
+    def __init__(
+        self,
+        index: Path | str = DEFAULTS.index_dir,
+        settings: Settings = DEFAULTS,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.folder = Path(index)
+        self.settings = settings
+        self._embedder = embedder
+        self._index: LoadedIndex | None = None
+        self._scripts: np.ndarray | None = None
+        self._pointer: bytes | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder matching the index's model."""
+        if self._embedder is None:
+            self._embedder = get_embedder(self.index.model, self.settings)
+        return self._embedder
+
+    @property
+    def index(self) -> LoadedIndex:
+        """The loaded index (loading it on first use)."""
+        if self._index is None:
+            self.reload()
+        assert self._index is not None
+        return self._index
+
+    def _read_pointer(self) -> bytes | None:
+        try:
+            return (self.folder / CURRENT).read_bytes()
+        except OSError:
+            return None
+
+    def warm_up(self) -> None:
+        """Load the index and the model now rather than on the first question."""
+        self.index  # noqa: B018
+        self.embedder.warm_up()
+
+    def reload(self, force: bool = False) -> bool:
+        """Load the folder's current index version if it changed (or ``force``). The new index
+        replaces the old one only once fully loaded and checked. Returns True if it changed."""
+        with self._lock:
+            pointer = self._read_pointer()
+            if not force and self._index is not None and pointer == self._pointer:
+                return False
+            new = load_index(self.folder)
+            emb = self._embedder or get_embedder(new.model, self.settings)
+            check_model(new, emb)
+            self._embedder = emb
+            scripts = np.array([script_of(c.text) for c in new.chunks])
+            self._index, self._scripts, self._pointer = new, scripts, pointer
+            return True
+
+    def refresh(self) -> None:
+        """Reload if a build has swapped in a new version since the last load (cheap check)."""
+        if self._index is None or self._read_pointer() != self._pointer:
+            self.reload()
+
+    def rank(self, question: str) -> Fused:
+        """Fused candidate scores for a cleaned question (no highlighting)."""
+        idx, scripts = self.index, self._scripts
+        assert scripts is not None
+        n = len(idx.chunks)
+        qvec = self.embedder.embed_queries([question])
+        cand = min(self.settings.candidates, n)
+        dscores, dids = idx.dense.search(qvec, cand)
+        lex_scores = idx.lexical.scores(analyze(question))
+        qscript = script_of(question)
+        same = (scripts == qscript) | (qscript == "other")
+        lex_weight = np.where(same, self.settings.lexical_weight, 0.0)
+        return fuse(
+            dids[0],
+            dscores[0],
+            lex_scores,
+            lex_weight,
+            dense_weight=self.settings.dense_weight,
+            candidates=cand,
+            method=self.settings.fusion,
+        )
+
+    def run(self, question: str, k: int | None = None) -> list[Hit]:
+        """The ``k`` passages that best answer ``question``, best first, highlighted."""
+        q = clean_question(question, self.settings)
+        k = k or self.settings.top_k
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        idx = self.index
+        if not idx.chunks:
+            return []
+        f = self.rank(q)
+        hits = []
+        for rank, i in enumerate(f.ids[:k]):
+            c = idx.chunks[int(i)]
+            h = highlight(q, c.text)
+            hits.append(
+                Hit(
+                    text=c.text,
+                    score=float(f.fused[rank]),
+                    doc=c.doc,
+                    section=c.section,
+                    start=c.start,
+                    end=c.end,
+                    highlights=list(h.spans),
+                    answer=h.answer,
+                    confidence=self._confidence(f, rank, h.scores[0] if h.scores else 0.0),
+                    chunk=int(i),
+                )
+            )
+        return hits
+
+    def _confidence(self, f: Fused, rank: int, sentence_score: float) -> float:
+        """Probability that the passage at ``rank`` answers the question (see bench/)."""
+        c = self.settings.confidence
+        margin = float(f.fused[rank] - (f.fused[rank + 1] if rank + 1 < len(f.fused) else 0.0))
+        x = (
+            c[0]
+            + c[1] * float(f.dense[rank])
+            + c[2] * float(f.lexical[rank])
+            + c[3] * margin
+            + c[4] * sentence_score
+            + c[5] * (rank == 0)
+        )
+        return _sigmoid(x)
+
+
+_RETRIEVERS: dict[Path, Retriever] = {}
+_RLOCK = threading.Lock()
+
+
+def get_retriever(index: Path | str | None = None, settings: Settings = DEFAULTS) -> Retriever:
+    """The process-wide retriever of an index folder (loaded once, refreshed after rebuilds)."""
+    folder = Path(index if index is not None else settings.index_dir).resolve()
+    with _RLOCK:
+        r = _RETRIEVERS.get(folder)
+        if r is None:
+            r = _RETRIEVERS[folder] = Retriever(folder, settings)
+    return r
+
+
+def retrieve(question: str, k: int = 5, index: Path | str | None = None) -> list[Hit]:
+    """The ``k`` passages of the index in ``index`` (default ``index/``) that best answer
+    ``question``, best first. Raises ``ValueError`` for an empty question and
+    :class:`qa.index.IndexProblem` (with how to rebuild) for a missing or damaged index."""
+    r = get_retriever(index)
+    r.refresh()
+    return r.run(question, k)
+
+
+def hits_to_json(hits: list[Hit]) -> str:
+    """The JSON form of hits shared by ``qa ask --json`` and the web API."""
+    return json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=1)

@@ -1,0 +1,166 @@
+"""Index build, save/load, incremental rebuilds, damage and lock handling (real model, FAISS)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.index import (
+    CURRENT,
+    BuildLockedError,
+    CorruptIndexError,
+    MissingIndexError,
+    ModelMismatchError,
+    build_index,
+    build_lock,
+    check_model,
+    load_index,
+    stale_reason,
+)
+from qa.settings import DEFAULTS
+
+pytestmark = pytest.mark.integration
+
+DOCS = {
+    "a.txt": "黄埔图书馆于2015年3月开放，藏书约120万册。\n\n馆内设有少儿阅览室和自习区，每天开放到晚上九点。",
+    "b.md": "# 交通\n\n广州地铁三号线连接番禺与天河，全长六十多公里。\n\n地铁票价按里程计算。",
+    "sub/c.txt": "The museum opened in 1998 and holds about 40,000 objects.\n\nIt is closed on Mondays.",
+}
+
+
+@pytest.fixture()
+def small(tmp_path, embedder):
+    corpus = tmp_path / "corpus"
+    for name, text in DOCS.items():
+        p = corpus / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+    st = dataclasses.replace(DEFAULTS, corpus_dir=corpus, index_dir=tmp_path / "index")
+    return st
+
+
+def build(st, embedder, **kw):
+    return build_index(st.corpus_dir, st.index_dir, settings=st, embedder=embedder, **kw)
+
+
+def test_round_trip(small, embedder):
+    report = build(small, embedder)
+    assert report.files_read == 3 and report.chunks >= 3 and report.embedded == report.chunks
+    idx = load_index(small.index_dir)
+    assert len(idx.chunks) == report.chunks
+    assert {c.doc for c in idx.chunks} == set(DOCS)
+    vecs = idx.vectors()
+    assert vecs.shape == (report.chunks, embedder.dim)
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-3)
+    # the stored vectors are the model's: re-embedding a chunk gives the same vector
+    again = embedder.embed_passages([idx.chunks[0].text])[0]
+    assert float(again @ vecs[0]) > 0.999
+    assert idx.lexical.n_docs == report.chunks
+    docs = {d.path: d for d in idx.documents()}
+    assert docs["a.txt"].chunks >= 1 and docs["a.txt"].encoding.startswith("utf-8")
+    check_model(idx, embedder)
+    assert stale_reason(small.index_dir, small.corpus_dir, small) is None
+
+
+def test_incremental_rebuild_embeds_only_changes(small, embedder):
+    first = build(small, embedder)
+    (small.corpus_dir / "a.txt").write_text(
+        DOCS["a.txt"].replace("120万册", "150万册"), encoding="utf-8"
+    )
+    assert "changed" in (stale_reason(small.index_dir, small.corpus_dir, small) or "")
+    second = build(small, embedder)
+    a_chunks = sum(1 for c in load_index(small.index_dir).chunks if c.doc == "a.txt")
+    assert 1 <= second.embedded <= a_chunks
+    assert second.reused == first.chunks - second.embedded
+    (small.corpus_dir / "d.txt").write_text("新的文件，只有一段。", encoding="utf-8")
+    third = build(small, embedder)
+    assert third.embedded == 1 and third.files_read == 4
+    # unchanged corpus: nothing is embedded
+    assert build(small, embedder).embedded == 0
+
+
+def test_missing_index_says_how_to_rebuild(tmp_path):
+    with pytest.raises(MissingIndexError, match="qa build"):
+        load_index(tmp_path / "nothing")
+
+
+@pytest.mark.parametrize(
+    "victim", ["dense.faiss", "chunks.jsonl", "lexical_docs.npy", "manifest.json"]
+)
+def test_corrupt_file_is_detected(small, embedder, victim):
+    build(small, embedder)
+    version = json.loads((small.index_dir / CURRENT).read_text())["version"]
+    path = small.index_dir / version / victim
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptIndexError, match="qa build"):
+        load_index(small.index_dir)
+
+
+def test_garbage_pointer_is_detected(small, embedder):
+    build(small, embedder)
+    (small.index_dir / CURRENT).write_text("{not json")
+    with pytest.raises(CorruptIndexError, match="damaged"):
+        load_index(small.index_dir)
+
+
+def test_model_mismatch(small, embedder):
+    build(small, embedder)
+    idx = load_index(small.index_dir)
+
+    class Other:
+        model_name = "some/other-model"
+        fingerprint = "0" * 64
+
+    with pytest.raises(ModelMismatchError, match="other-model"):
+        check_model(idx, Other())  # type: ignore[arg-type]
+
+
+def test_second_build_is_refused_while_locked(small, embedder):
+    with build_lock(small.index_dir), pytest.raises(BuildLockedError, match="another build"):
+        build(small, embedder)
+
+
+def test_failed_build_keeps_previous_index(small, embedder, monkeypatch):
+    build(small, embedder)
+    before = load_index(small.index_dir)
+    (small.corpus_dir / "a.txt").write_text("完全不同的内容。", encoding="utf-8")
+
+    import faiss
+
+    def boom(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(faiss, "write_index", boom)
+    with pytest.raises(OSError):
+        build(small, embedder)
+    after = load_index(small.index_dir)
+    assert after.version == before.version
+    assert [c.text for c in after.chunks] == [c.text for c in before.chunks]
+
+
+def test_progress_is_reported(small, embedder):
+    seen: list[float] = []
+    build(small, embedder, progress=lambda f, msg: seen.append(f))
+    assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen)
+
+
+def test_empty_corpus_builds_empty_index(tmp_path, embedder):
+    corpus = tmp_path / "empty"
+    corpus.mkdir()
+    st = dataclasses.replace(DEFAULTS, corpus_dir=corpus, index_dir=tmp_path / "idx")
+    report = build(st, embedder)
+    assert report.chunks == 0
+    assert load_index(st.index_dir).chunks == []
+
+
+def test_old_versions_are_collected(small, embedder):
+    for i in range(3):
+        (small.corpus_dir / "a.txt").write_text(f"版本{i}。", encoding="utf-8")
+        build(small, embedder)
+    versions = [p for p in Path(small.index_dir).iterdir() if p.is_dir()]
+    assert len(versions) <= 2

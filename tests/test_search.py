@@ -1,0 +1,123 @@
+"""End-to-end retrieval over the default corpus with the real model and index: questions
+written by hand, answers checked in the returned passages and highlights."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import qa
+from qa.search import Retriever, clean_question, fuse
+
+# (question, words that answer it)
+QUESTIONS = [
+    ("全市刑事立案数同比2019年下降了多少？", "15.2%"),
+    ("扫黑除恶成绩连续几年排名全省第一？", "五年"),
+    ("微警认证服务平台累计提供认证服务多少次？", "126亿次"),
+    ("多少个民生服务事项接入了穗好办App？", "393"),
+    ("五年来有多少个集体荣获省部级以上表彰奖励？", "39个集体"),
+    ("广州公安连续多少年在全省执法质量考评中获优秀等次？", "13年"),
+    ("哪个分局的执法办案管理中心成为公安部标杆中心？", "番禺区分局"),
+    ("广州公安在全国首创了什么执法办案权责清单体系？", "2+1+17"),
+]
+
+
+@pytest.fixture(scope="module")
+def retriever(default_index):
+    r = Retriever(default_index.index_dir, default_index)
+    r.warm_up()
+    return r
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("question", "answer"), QUESTIONS)
+def test_answer_in_top_passage(retriever, question, answer):
+    hits = retriever.run(question, k=5)
+    assert len(hits) == 5
+    assert answer in hits[0].text, [h.text[:40] for h in hits]
+    assert hits[0].doc == "guangzhou-police-five-year-work-report.txt"
+    assert hits[0].score >= hits[1].score
+
+
+@pytest.mark.integration
+def test_answer_in_first_highlight(retriever):
+    found = sum(answer in retriever.run(q, k=1)[0].sentence for q, answer in QUESTIONS)
+    assert found >= len(QUESTIONS) - 1
+
+
+@pytest.mark.integration
+def test_hit_fields_are_consistent(retriever, default_index):
+    hits = retriever.run("扫黑除恶成绩怎么样？", k=3)
+    source = (default_index.corpus_dir / hits[0].doc).read_text(encoding="utf-8")
+    for h in hits:
+        assert 0.0 <= h.confidence <= 1.0
+        assert 0 <= h.start < h.end <= len(source)
+        assert h.highlights and all(0 <= s < e <= len(h.text) for s, e in h.highlights)
+        if h.answer:
+            s, e = h.highlights[0]
+            assert s <= h.answer[0] < h.answer[1] <= e
+        # the chunk text is the source span with line breaks joined
+        assert h.text[:5] in source[h.start : h.end].replace("\n", "")
+    data = json.loads(qa.search.hits_to_json(hits))
+    assert set(data[0]) >= {
+        "text",
+        "score",
+        "doc",
+        "section",
+        "start",
+        "end",
+        "highlights",
+        "answer",
+        "confidence",
+    }
+
+
+@pytest.mark.integration
+def test_english_question_over_chinese_text(retriever):
+    hits = retriever.run(
+        "By how much did the number of criminal cases fall compared with 2019?", k=3
+    )
+    assert any("15.2%" in h.text for h in hits)
+
+
+@pytest.mark.integration
+def test_public_retrieve_function(default_index):
+    hits = qa.retrieve("扫黑除恶成绩连续几年排名全省第一？", k=2, index=default_index.index_dir)
+    assert len(hits) == 2 and "五年" in hits[0].text
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("bad", ["", "   ", "\n\t", "\x00\x01"])
+def test_empty_question_is_refused(retriever, bad):
+    with pytest.raises(ValueError, match="empty"):
+        retriever.run(bad)
+
+
+@pytest.mark.integration
+def test_huge_and_odd_questions_answer(retriever):
+    for q in ["扫黑除恶" * 50_000, "？？！！。。", "😀😀😀", "警察 police 警察 ポリス"]:
+        hits = retriever.run(q, k=2)
+        assert len(hits) == 2
+
+
+@pytest.mark.unit
+def test_clean_question():
+    assert clean_question("  a\x00b\n c ") == "a b c"
+    assert len(clean_question("字" * 10_000)) == 2000
+    with pytest.raises(ValueError):
+        clean_question(" \u0085 ")
+
+
+@pytest.mark.unit
+def test_fuse_prefers_agreement_and_ignores_cross_script_lexical():
+    dense_ids = np.array([0, 1, 2])
+    dense = np.array([0.90, 0.89, 0.80], dtype=np.float32)
+    lex = np.array([0.0, 5.0, 1.0, 0.0], dtype=np.float32)
+    f = fuse(dense_ids, dense, lex, 1.0)
+    assert f.ids[0] == 1  # close on dense, best on lexical
+    f = fuse(dense_ids, dense, lex, np.zeros(4))
+    assert f.ids[0] == 0  # lexical weight 0: dense order
+    f = fuse(dense_ids, dense, lex, 1.0, method="rrf")
+    assert f.ids[0] == 1
