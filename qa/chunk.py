@@ -10,15 +10,17 @@ chunks by these rules:
   list and caption markers ("——", "▶", "▲", "•", "- ", "1)"), section markers ("A/", "一、",
   "（一）", "第三章", "Chapter 2"), numbers ("1.", "2.3") and Markdown headings ("# Title").
 * **Headings** never become chunks: they become the ``section`` of the chunks under them.
-  A heading stands alone on its line and is either a Markdown heading, or a short line
+  A heading is a Markdown heading (outside code fences), or a short line
   (<= ``heading_max_chars``) that does not end open (no sentence-final or clause punctuation,
-  no opening bracket) and either carries a section/number marker or has no punctuation inside
-  at all and is followed by a paragraph that starts a new sentence. Headings that follow each
-  other form one section path joined by " › " (a title, a subtitle, then "A/..."); Markdown
-  levels nest ("Guide › Install"); a heading after body text replaces the headings of the same
-  or a deeper level. Runs of more than three heading-like lines (a table of contents, a
-  column of names) keep only the last as a heading; the others are ordinary paragraphs, and
-  so are heading-like lines at the very end of a document, with nothing under them.
+  no opening bracket) and either carries a section marker ("A/", "一、", "第三章": it may head
+  the block it starts) or a number ("1.", "2.3": it must be a block of its own), or has no
+  punctuation inside at all, is a block of its own and is followed by a paragraph that starts
+  a new sentence. Headings that follow each other form one section path joined by " › " (a
+  title, a subtitle, then "A/..."); Markdown levels nest ("Guide › Install"); a heading after
+  body text replaces the headings of the same or a deeper level. Lines that looked like
+  headings stay ordinary paragraphs when they are: all but the last of a run of more than
+  three (a table of contents, a column of names), numbered lines that follow each other (a
+  list), or at the very end of a document with nothing under them.
 * **Layout breaks.** A paragraph that does not end a sentence (ends_sentence) is continued by
   the next block when that block is plain text (no marker, not a heading, not a credit) and,
   for Latin text, does not start with a capital letter after a word: page layout cut it
@@ -65,9 +67,10 @@ _MAX_HEADING_RUN = 3
 
 _LINE_BREAK = re.compile(r"\r\n|[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _MARKDOWN = re.compile(r"#{1,6}(?=\s|$)")
+_FENCES = ("```", "~~~")
 _SECTION = re.compile(
     r"[A-Z][/／](?=\S)"  # A/政治建警
-    r"|第[一二三四五六七八九十百千零〇两\d]+[章节篇部卷回集讲课條节]"  # 第三章
+    r"|第[一二三四五六七八九十百千零〇两\d]+[章节篇部卷回集讲课條節]"  # 第三章
     r"|[一二三四五六七八九十百]+[、．.]"  # 一、
     r"|[（(][一二三四五六七八九十百\d]{1,3}[）)]"  # （一） (1)
     r"|(?:Chapter|Part|Section|Appendix)\s+[\dIVXLCivxlc]+\b"  # Chapter 3
@@ -105,7 +108,7 @@ class Chunk:
 class _Unit:
     """Lines that start together: a block, or the part of it from one marker to the next."""
 
-    kind: str  # "markdown", "section", "numbered", "item", "credit" or "plain"
+    kind: str  # "markdown", "section", "numbered", "item", "credit", "code" or "plain"
     lines: tuple[tuple[int, int], ...]  # (start, end) of each line's text, spaces stripped
     title: str  # the heading text if this unit can be a heading, else ""
     level: int = _UNKNOWN_LEVEL
@@ -127,6 +130,7 @@ class _Piece:
     """A paragraph, or a part of a long one, ready to become (part of) a chunk."""
 
     section: str
+    section_id: int  # counts headings: two sections with the same name are still two
     text: str
     start: int
     end: int
@@ -205,13 +209,22 @@ def _classify(line: str, settings: Settings) -> tuple[str, str, int]:
 def _units(text: str, settings: Settings) -> Iterator[_Unit]:
     """Split each block where a line starts with a marker. Markdown headings, short section
     headings and credits are units of one line; other marked lines take the plain lines that
-    follow them in the block. A plain unit of several lines can be no heading."""
+    follow them in the block. Only a block of one line can be a plain or numbered heading
+    ("stands alone"). Lines inside Markdown code fences are code: never headings or markers."""
+    fenced = False
     for block in _blocks(text):
         current: list[tuple[int, int]] = []
         kind, title, level = "plain", "", _UNKNOWN_LEVEL
         for span in block:
-            k, t, lv = _classify(text[span[0] : span[1]], settings)
-            if k == "plain" and current:
+            line = text[span[0] : span[1]]
+            if fenced or line.startswith(_FENCES):
+                fenced ^= line.startswith(_FENCES)
+                k, t, lv = "code", "", _UNKNOWN_LEVEL
+            else:
+                k, t, lv = _classify(line, settings)
+                if k in ("plain", "numbered") and len(block) > 1:
+                    t = ""
+            if current and k == ("code" if kind == "code" else "plain"):
                 current.append(span)
                 continue
             if current:
@@ -233,7 +246,7 @@ def _unit(kind: str, lines: list[tuple[int, int]], title: str, level: int) -> _U
 
 def _continues(text: str, para: list[tuple[int, int]], kind: str, unit: _Unit) -> bool:
     """True if ``unit`` carries on the sentence that ``para`` (of ``kind``) leaves unfinished."""
-    if kind == "credit" or unit.kind != "plain":
+    if kind in ("credit", "code") or unit.kind != "plain":
         return False
     a, b = para[-1]
     if ends_sentence(text[a:b]):
@@ -288,21 +301,25 @@ def _structure(text: str, settings: Settings) -> Iterator[_Heading | _Para]:
 
 
 def _confirm(run: list[_Unit]) -> Iterator[_Heading | _Para]:
-    """A run of heading candidates followed by a paragraph: the headings (only the last one
-    when the run is too long to be a title/subtitle/section path)."""
-    if len(run) > _MAX_HEADING_RUN:
-        for unit in run[:-1]:
+    """A run of heading candidates followed by a paragraph, in order: the headings, and as
+    paragraphs the lines that are no headings after all: all but the last of a run too long to
+    be a title/subtitle/section path, and numbered lines when several follow each other (a
+    list: "1. Download", "2. Install")."""
+    numbered = sum(1 for u in run if u.kind == "numbered")
+    for i, unit in enumerate(run):
+        too_long = len(run) > _MAX_HEADING_RUN and i < len(run) - 1
+        if too_long or (unit.kind == "numbered" and numbered > 1):
             yield _Para(unit.lines)
-        run = run[-1:]
-    for unit in run:
-        yield _Heading(unit.title, unit.level)
+        else:
+            yield _Heading(unit.title, unit.level)
 
 
-def _sections(items: Iterable[_Heading | _Para]) -> Iterator[tuple[str, _Para]]:
-    """Each paragraph with the section path it falls under."""
+def _sections(items: Iterable[_Heading | _Para]) -> Iterator[tuple[str, int, _Para]]:
+    """Each paragraph with the section path it falls under and the number of headings seen."""
     stack: list[_Heading] = []
     fresh = 0  # headings pushed since the last paragraph: they form one path
     section = ""
+    seen = 0
     for item in items:
         if isinstance(item, _Heading):
             if fresh == 0:
@@ -310,10 +327,11 @@ def _sections(items: Iterable[_Heading | _Para]) -> Iterator[tuple[str, _Para]]:
                     stack.pop()
             stack.append(item)
             fresh += 1
+            seen += 1
             section = SECTION_SEPARATOR.join(h.title for h in stack)
         else:
             fresh = 0
-            yield section, item
+            yield section, seen, item
 
 
 # ----------------------------------------------------------------------------- joining
@@ -430,19 +448,19 @@ def _pack(spans: Iterable[tuple[int, int]], limit: int) -> Iterator[tuple[int, i
         yield cur
 
 
-def _pieces(text: str, sectioned: Iterable[tuple[str, _Para]], limit: int) -> Iterator[_Piece]:
+def _pieces(text: str, sectioned: Iterable[tuple[str, int, _Para]], limit: int) -> Iterator[_Piece]:
     """Each paragraph as one piece, or split into pieces of at most ``limit`` characters."""
-    for section, para in sectioned:
+    for section, section_id, para in sectioned:
         ptext, in_para, in_doc = _join(text, para.lines)
         if len(ptext) <= limit:
-            yield _Piece(section, ptext, para.lines[0][0], para.lines[-1][1])
+            yield _Piece(section, section_id, ptext, para.lines[0][0], para.lines[-1][1])
             continue
         for a, b in _pack(_small_spans(ptext, limit), limit):
             i = bisect_right(in_para, a) - 1
             j = bisect_right(in_para, b - 1) - 1
             start = in_doc[i] + a - in_para[i]
             end = in_doc[j] + b - in_para[j]
-            yield _Piece(section, ptext[a:b], start, end)
+            yield _Piece(section, section_id, ptext[a:b], start, end)
 
 
 def _merged(pieces: Iterable[_Piece], settings: Settings) -> Iterator[list[_Piece]]:
@@ -454,7 +472,7 @@ def _merged(pieces: Iterable[_Piece], settings: Settings) -> Iterator[list[_Piec
         n = len(p.text)
         if (
             group
-            and p.section == group[0].section
+            and p.section_id == group[0].section_id
             and (size < settings.min_chunk_chars or n < settings.min_chunk_chars)
             and size + len(PARAGRAPH_SEPARATOR) + n <= settings.max_chunk_chars
         ):

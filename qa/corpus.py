@@ -281,6 +281,11 @@ def _relative(path: Path, root: Path) -> str:
         return Path(os.path.relpath(path.absolute(), root.absolute())).as_posix()
 
 
+def _shown(rel: str) -> str:
+    """``rel`` safe to print and store: undecodable file-name bytes shown as U+FFFD."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _size_text(n: int) -> str:
     mb = 1024 * 1024
     return f"{n // mb} MB" if n % mb == 0 else f"{n} bytes"
@@ -316,6 +321,9 @@ def read_document(path: Path, root: Path, settings: Settings = DEFAULTS) -> Docu
     human reason) when it is a link out of the corpus, not a regular file, too big, empty,
     unreadable, binary or not text in any supported encoding."""
     path, root = Path(path), Path(root)
+    rel = _relative(path, root)
+    if _shown(rel) != rel:
+        raise UnreadableError("file name is not valid UTF-8 (rename the file)")
     if not _inside(path, root):
         raise UnreadableError(OUTSIDE if path.is_symlink() else "outside the corpus folder")
     try:
@@ -338,7 +346,7 @@ def read_document(path: Path, root: Path, settings: Settings = DEFAULTS) -> Docu
     if not text.strip():
         raise UnreadableError("no text (only white space)")
     return Document(
-        path=_relative(path, root),
+        path=rel,
         text=text,
         encoding=encoding,
         sha256=hashlib.sha256(data).hexdigest(),
@@ -363,7 +371,7 @@ def _walk(root: Path, settings: Settings) -> Iterator[Path | Skipped]:
         found.extend(Path(folder) / f for f in files if _wanted(f, settings))
     for err in errors:
         where = Path(err.filename) if err.filename else root
-        yield Skipped(_relative(where, root), f"folder {_os_reason(err)}")
+        yield Skipped(_shown(_relative(where, root)), f"folder {_os_reason(err)}")
     yield from sorted(found, key=lambda p: _relative(p, root))
 
 
@@ -385,17 +393,15 @@ def read_corpus(root: Path, settings: Settings = DEFAULTS) -> tuple[list[Documen
     docs: list[Document] = []
     skipped: list[Skipped] = []
     for item in _walk(root, settings):
-        if isinstance(item, Skipped):
-            skipped.append(item)
-            log.warning("skipped %s: %s", item.path, item.reason)
-            continue
-        try:
-            docs.append(read_document(item, root, settings))
-        except UnreadableError as err:
-            skipped.append(Skipped(_relative(item, root), err.reason))
-            log.warning("skipped %s: %s", _relative(item, root), err.reason)
-        except Exception as err:  # one odd file must not stop the whole read
-            reason = f"cannot be read: unexpected {type(err).__name__}: {err}"
-            skipped.append(Skipped(_relative(item, root), reason))
-            log.warning("skipped %s: %s", _relative(item, root), reason)
+        if isinstance(item, Path):
+            try:
+                docs.append(read_document(item, root, settings))
+                continue
+            except UnreadableError as err:
+                item = Skipped(_shown(_relative(item, root)), err.reason)
+            except Exception as err:  # one odd file must not stop the whole read
+                reason = f"cannot be read: unexpected {type(err).__name__}: {err}"
+                item = Skipped(_shown(_relative(item, root)), reason)
+        skipped.append(item)
+        log.warning("skipped %s: %s", item.path, item.reason)
     return docs, skipped

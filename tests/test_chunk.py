@@ -243,6 +243,24 @@ def test_long_run_of_short_lines_is_not_one_long_section() -> None:
     assert "Name0" in chunks[0].text
 
 
+def test_markdown_code_and_lists_are_not_headings() -> None:
+    text = (
+        "# Setup\n\n"
+        "Install it with the commands below, then run the tests to check everything works.\n\n"
+        "```sh\n# install the package\npip install qa\n\n# run the tests\npytest\n```\n\n"
+        "1. Download the file\n\n2. Run the installer\n\n"
+        "The installer asks no questions and finishes within a minute on most machines.\n\n"
+        "2. Usage\n\n"
+        "Ask a question and read the answer with the passage it came from, then ask another.\n"
+    )
+    chunks = chunk_text(text)
+    assert_covers(text, chunks)
+    assert {c.section for c in chunks} == {"Setup", "Setup › 2. Usage"}
+    code = find(chunks, "pip install qa")
+    assert "# install the package" in code.text and "# run the tests" in code.text
+    assert "1. Download the file" in find(chunks, "Download").text
+
+
 # ----------------------------------------------------------------------------- sizes
 
 
@@ -284,6 +302,21 @@ def test_small_paragraphs_merge_within_their_section_only() -> None:
         ("", "短段一。\n短段二。"),
         ("二、下一节", "短段三。"),
     ]
+
+
+def test_sections_with_the_same_name_are_not_merged() -> None:
+    text = (
+        "Intro\n\nShort text.\n\nIntro\n\nShort text two.\n\n一、小结\n\n短。\n\n一、小结\n\n短。\n"
+    )
+    chunks = chunk_text(text)
+    assert_covers(text, chunks)
+    assert [(c.section, c.text) for c in chunks] == [
+        ("Intro", "Short text."),
+        ("Intro", "Short text two."),
+        ("一、小结", "短。"),
+        ("一、小结", "短。"),
+    ]
+    assert chunks[2].hash == chunks[3].hash  # same text, same content hash
 
 
 def test_small_piece_is_not_merged_beyond_the_limit() -> None:

@@ -77,6 +77,11 @@ _PIECES = st.sampled_from(
         "\u3000",
         "2023",
         "😀",
+        "```",
+        "\n\nIntro\n\n",  # the same heading twice makes two sections, not one
+        "\n\nA/平安建设\n\n",
+        "\n\n一、总则\n\n",
+        "\n\n# Title\n\n",
     ]
 )
 _DOCLIKE = st.lists(_PIECES, max_size=120).map("".join)

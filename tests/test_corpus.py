@@ -265,6 +265,18 @@ def test_skipped_files_are_logged_and_do_not_stop_the_read(
         assert any(name in r.getMessage() and r.name == "qa" for r in caplog.records)
 
 
+def test_undecodable_file_name_is_skipped(tmp_path: Path) -> None:
+    name = b"\xd6\xd0\xce\xc4.txt"  # "中文.txt" in GBK, as unzipped from a Windows archive
+    with open(os.path.join(os.fsencode(tmp_path), name), "wb") as f:
+        f.write("内容。".encode())
+    docs, skipped = read_corpus(tmp_path)
+    assert docs == []
+    (item,) = skipped
+    assert item.path == "\ufffd\ufffd\ufffd\ufffd.txt"
+    assert "not valid UTF-8" in item.reason
+    item.path.encode("utf-8")  # safe to store and print
+
+
 # ----------------------------------------------------------------------------- listing
 
 
