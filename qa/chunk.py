@@ -56,6 +56,8 @@ from qa.corpus import Document
 from qa.settings import DEFAULTS, Settings
 from qa.text import SENTENCE_END, ends_sentence, is_cjk, split_sentences
 
+#: Bumped whenever the rules change the chunks of the same text (an index can store it).
+CHUNKER_VERSION = 1
 #: Joins the headings of a section path, e.g. "Guide › Install".
 SECTION_SEPARATOR = " › "
 #: Joins two paragraphs merged into one chunk.
