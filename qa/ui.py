@@ -748,7 +748,7 @@ def build_app(
                     elem_classes=["qa-results"],
                     js_on_load=None,
                 )
-            with gr.Tab("文档 / Documents", id="docs"):
+            with gr.Tab("文档 / Documents", id="docs") as docs_tab:
                 docs = gr.HTML("", elem_id="documents", js_on_load=None)
                 with gr.Row():
                     refresh_btn = gr.Button("刷新 / Refresh list", size="sm")
@@ -805,7 +805,8 @@ def build_app(
             concurrency_id="corpus",
         )
         refresh_btn.click(svc.documents_html, None, docs, api_visibility="private")
-        demo.load(svc.documents_html, None, docs, api_visibility="private")
+        # the listing compares the corpus with the index (reads every file): only when looked at
+        docs_tab.select(svc.documents_html, None, docs, api_visibility="private")
     demo.qa_service = svc  # type: ignore[attr-defined]
     return demo
 
@@ -830,14 +831,15 @@ def prepare_index(settings: Settings, out: Any = None) -> None:
     reason = stale_reason(settings.index_dir, settings.corpus_dir, settings)
     if reason is None:
         return
+    if not (settings.index_dir / "CURRENT").exists():
+        reason = "no index yet"
     print(f"qa: building the index of {settings.corpus_dir} ({reason}) ...", file=out, flush=True)
     last = [""]
 
     def phase(_fraction: float, message: str) -> None:
-        if not message.startswith("embedding ") or not last[0].startswith("embedding "):
-            if message != last[0] and "/" not in message:
-                print(f"qa: {message}", file=out, flush=True)
-        last[0] = message
+        if "/" not in message and message != last[0]:  # "embedding 3/40": tqdm shows those
+            print(f"qa: {message}", file=out, flush=True)
+            last[0] = message
 
     kwargs = {"model": settings.model, "settings": settings, "progress": phase}
     try:
