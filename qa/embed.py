@@ -84,6 +84,9 @@ class Embedder:
             if self._model is not None:
                 return
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # our own progress bars only
 
             where = self._resolve()
             try:

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.chunk import Chunk, chunk_document
+from qa.chunk import CHUNKER_VERSION, Chunk, chunk_document
 from qa.corpus import Skipped, read_corpus
 from qa.embed import Embedder, get_embedder
 from qa.lexical import LexicalIndex, analyze
@@ -79,6 +79,7 @@ def _rebuild_hint(folder: Path) -> str:
 def chunker_settings(settings: Settings) -> dict[str, Any]:
     """The settings that change chunking: an index built with others is stale."""
     return {
+        "version": CHUNKER_VERSION,
         "max_chunk_chars": settings.max_chunk_chars,
         "min_chunk_chars": settings.min_chunk_chars,
         "heading_max_chars": settings.heading_max_chars,
