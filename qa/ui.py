@@ -701,7 +701,10 @@ def build_app(
         summary = svc.rebuild(cb)
         return summary, svc.documents_html()
 
-    with gr.Blocks(title="文档问答 / Document QA", analytics_enabled=False) as demo:
+    # uploaded files are copied into the corpus at once: drop gradio's copies after an hour
+    with gr.Blocks(
+        title="文档问答 / Document QA", analytics_enabled=False, delete_cache=(3600, 3600)
+    ) as demo:
         gr.HTML(
             "<h1 style='margin:0'>文档问答 / Ask the documents</h1>"
             f"<div class='qa-meta'>语料 / corpus: <code>{esc(settings.corpus_dir)}</code> · "
