@@ -243,12 +243,43 @@ def rank_metrics(item: Item, scores: np.ndarray) -> dict[str, float]:
     }
 
 
+#: answer-word methods that highlight() trusts (see choose_methods)
+trusted: frozenset[str] = frozenset(hl.ANSWER_METHODS)
+#: per method: (EM, F1 of the answer words, F1 of the whole sentence, sentence hit)
+by_method: dict[str, list[tuple[float, float, float, float]]] = defaultdict(list)
+
+
+def choose_methods() -> list[str]:
+    """Keep the answer-word methods whose words score a higher F1 than the whole sentence
+    would (measured on the held-out folds); print the per-method figures."""
+    keep = []
+    print("      answer words by method (held out): n, EM, F1 of the words, F1 of the sentence")
+    for m in (*hl.ANSWER_METHODS, "none"):
+        rows = by_method.get(m, [])
+        if not rows:
+            continue
+        a = np.array(rows)
+        em, f1, f1s = 100 * a[:, 0].mean(), 100 * a[:, 1].mean(), 100 * a[:, 2].mean()
+        ok = m != "none" and f1 >= f1s
+        print(f"        {m:13s} n={len(rows):4d}  EM {em:5.1f}  F1 {f1:5.1f}  sentence F1 {f1s:5.1f}"
+              f"  {'kept' if ok else 'dropped'}")
+        if ok:
+            keep.append(m)
+    return keep
+
+
 def answer_metrics(item: Item, best: int) -> dict[str, float]:
     q, spans, _, sents = hl._prepare(item.question, item.context)
-    ans = hl._answer_words(q, item.context, sents[best])
+    raw, method = hl._answer_candidate(q, item.context, sents[best])
+    ans = raw if method in trusted else None
     s, e = spans[best]
     sentence = item.context[s:e]
     pred = item.context[ans[0] : ans[1]] if ans else None
+    raw_pred = item.context[raw[0] : raw[1]] if raw else None
+    by_method[method].append(
+        (cmrc_em(raw_pred, item.answers), cmrc_f1(raw_pred, item.answers),
+         cmrc_f1(sentence, item.answers), float(item.y_overlap[best]))
+    )
     out = {
         "answered": float(pred is not None),
         "em": cmrc_em(pred, item.answers),
@@ -412,6 +443,12 @@ def main() -> None:
         m = baseline(items, name)
         print(f"  baseline {name:22s} {fmt(m, rk)}")
         report[f"baseline {name}"] = m
+    global trusted
+    trusted = frozenset(hl.ANSWER_METHODS)
+    by_method.clear()
+    cross_validate(items, args.folds, False)
+    keep = choose_methods()
+    trusted = frozenset(keep)
     cv, models, fold_of, by_type = cross_validate(items, args.folds, False)
     print(f"  highlight (lexical)            {fmt(cv, rk)}")
     print(f"      answer words: {fmt(cv, ak)}")
@@ -466,6 +503,7 @@ def main() -> None:
                 "weights": ws.round(5).tolist(),
                 "bias": round(bs, 5),
             }
+        out["answer_methods"] = keep
         out["cv"] = json.loads(json.dumps(report, default=float))
         hl.WEIGHTS_PATH.parent.mkdir(parents=True, exist_ok=True)
         hl.WEIGHTS_PATH.write_text(

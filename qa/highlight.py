@@ -61,8 +61,9 @@ class Highlight(NamedTuple):
 
 #: Chinese question words (simplified and traditional), longest first when matched.
 ZH_QUESTION_WORDS = (
+    "什么时候 什麼時候 甚麼時候 什么地方 什麼地方 什么人 什麼人 "
     "为什么 為什麼 为何 為何 什么样 什麼樣 什么 什麼 甚么 甚麼 怎么样 怎麼樣 怎么 怎麼 怎样 怎樣 "
-    "如何 多少 多久 多长 多長 多大 多高 多远 多遠 多重 多深 多宽 多寬 多老 哪里 哪裡 哪裏 哪儿 "
+    "如何 多少 多久 哪里 哪裡 哪裏 哪儿 "
     "哪兒 哪个 哪個 哪些 哪一 哪位 哪年 哪天 哪种 哪種 哪家 哪所 哪国 哪國 哪 谁 誰 几 幾 何时 "
     "何時 何地 何处 何處 何人 何种 何種 何 是否 是不是 有没有 有沒有 吗 嗎 呢 啥 么 麼"
 ).split()
@@ -83,7 +84,7 @@ EN_STOP_WORDS = frozenset(
     you your i me my can could would should will shall may might must has have had having into
     onto about over under after before during between through also very any some all each
     other both either neither one ones own same than too s t just kind type sort name named
-    called call long often far old big large tall""".split()
+    called call""".split()
 )
 
 _TYPE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
@@ -163,17 +164,22 @@ def answer_type(question: str) -> str:
     ``"number"``, ``"time"``, ``"person"``, ``"place"``, ``"org"``, ``"reason"`` or ``"other"``.
     """
     q = _REASON_FALSE_RE.sub(r"\1 ", _fold(question))
-    best = ("other", len(q) + 1)
-    for name, pat in _TYPE_PATTERNS:
+    found = []
+    for rank, (name, pat) in enumerate(_TYPE_PATTERNS):
         m = pat.search(q)
-        # the earliest question word decides; at a tie the more specific pattern (listed
-        # first) wins, e.g. 哪一年 (time) over 几/哪 and 多少年 stays a number
-        if m and m.start() < best[1]:
-            best = (name, m.start())
-    if best[0] == "number" and re.search(r"(?:多少|几|幾)(?:年|世纪|世紀)(?!来|來|间|間)", q):
+        if m:
+            found.append((m.start(), m.end(), rank, name))
+    if not found:
+        return "other"
+    # the earliest question word decides; among the ones overlapping it the longest (在哪一年:
+    # 哪一年 over 在哪), then the pattern listed first
+    first = min(found)
+    near = [f for f in found if f[0] < first[1]]
+    best = min(near, key=lambda f: (-(f[1] - f[0]), f[2]))
+    if best[3] == "number" and re.search(r"(?:多少|几|幾)(?:年|世纪|世紀)(?!来|來|间|間)", q):
         # 多少年/几年 asks for a duration (a number), 哪一年 for a date: keep "number"
         return "number"
-    return best[0]
+    return best[3]
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,7 +243,9 @@ def _tokens(folded: str) -> list[Token]:
 
 
 _QW_RE = re.compile(
-    "|".join(re.escape(w) for w in sorted(ZH_QUESTION_WORDS, key=len, reverse=True))
+    # 多高/多长/多重...: only 多 asks, the adjective (高 height, 长 length) is evidence
+    r"多(?=[长長高大远遠重深宽寬老])|"
+    + "|".join(re.escape(w) for w in sorted(ZH_QUESTION_WORDS, key=len, reverse=True))
     + r"|\b(?:what|which|who|whom|whose|when|where|why|how)\b"
 )
 _LATIN_WORD_RE = re.compile(r"^[0-9a-z][0-9a-z.'\-]*$")
@@ -291,12 +299,15 @@ def _analyse_question(question: str) -> _Question:
     terms: list[Token] = []
     seen: set[str] = set()
     for t in _tokens(folded):
+        part = masked[t.start : t.end]
+        if part != t.word:  # partly a question word (多高, 哪年): keep the rest
+            stripped = part.strip()
+            if not stripped or " " in stripped:
+                continue
+            off = t.start + part.index(stripped)
+            t = Token(stripped, off, off + len(stripped))
         w = t.word
         if not w or _is_stop(w) or w in seen:
-            continue
-        if masked[t.start : t.end].strip() == "":  # wholly a question word
-            continue
-        if _QW_RE.search(w):  # e.g. 哪一年 segmented as one word: keep what is not a qword
             continue
         seen.add(w)
         terms.append(t)
@@ -326,7 +337,6 @@ def _bigrams(folded: str) -> list[str]:
 
 _ZH_NUM = "零〇一二两兩三四五六七八九十百千万萬亿億"
 _NUM_RE = re.compile(
-    rf"(?:约|約|近|超过|超過|逾|达|達)?"
     rf"(?:\d+(?:[.,]\d+)*|[{_ZH_NUM}]+)(?:\s?(?:多|余|餘|几|幾|万|萬|亿|億))?"
     rf"(?:\s?(?:%|％|‰|[a-zμ°]+\b|[^\s\d{_ZH_NUM}，。、；：,.;:!?！？（）()「」“”《》]{{1,2}}))?"
 )
@@ -424,6 +434,7 @@ FEATURES_BASE = (
     "bigram_rel",
     "local_bigram_rel",
     "lcs",
+    "focus",
     "proximity",
     "type_match",
     "novel_chars",
@@ -476,6 +487,29 @@ class _Sentence(NamedTuple):
     matches: list[tuple[int, int, int]]
 
 
+_EDGE_CHARS = frozenset("的了是在有和与與及或被把对對于於其该該这這那个個也都而就并並以为為所之等中上下从從到向将將由")
+
+
+def _fit_terms(q: _Question, folded: str) -> _Question:
+    """A question word the passage never contains, but does once a function character is
+    cut off its edge (jieba's 慧是 in 王法慧是谁 -> 慧), is replaced by the shorter form."""
+    terms, weights, changed = list(q.terms), list(q.weights), False
+    for k, t in enumerate(terms):
+        w = t.word
+        if len(w) < 2 or _LATIN_WORD_RE.match(w) or w in folded:
+            continue
+        a, b = 0, len(w)
+        while b - a > 1 and w[a] in _EDGE_CHARS:
+            a += 1
+        while b - a > 1 and w[b - 1] in _EDGE_CHARS:
+            b -= 1
+        if (a, b) != (0, len(w)) and w[a:b] in folded:
+            terms[k] = Token(w[a:b], t.start + a, t.start + b)
+            weights[k] = idf(w[a:b])
+            changed = True
+    return q._replace(terms=terms, weights=weights) if changed else q
+
+
 def _sentence_features(
     q: _Question, text: str, folded: str, spans: list[tuple[int, int]], toks: list[Token]
 ) -> tuple[np.ndarray, list[_Sentence]]:
@@ -483,6 +517,7 @@ def _sentence_features(
     qlen = max(1, sum(1 for c in q.masked if c != " "))
     col = {name: k for k, name in enumerate(FEATURES_BASE)}
     feats = np.zeros((n, len(FEATURES_BASE)))
+    focus = _focus(q)
     sents: list[_Sentence] = []
     matched_sets: list[set[int]] = []
     bigram_sets: list[set[str]] = []
@@ -507,6 +542,7 @@ def _sentence_features(
         row = feats[i]
         row[col["lcs"]] = min(1.0, _lcs(q.masked, sfold) / qlen)
         row[col["proximity"]] = _proximity(m)
+        row[col["focus"]] = _focus_match(focus, sfold, latin)
         cands = _typed_candidates(q.atype, text[s:e], sfold, stoks, s)
         row[col["type_match"]] = float(any(sfold[a:b] not in q.folded for a, b in cands))
         covered = np.zeros(e - s, dtype=bool)
@@ -549,6 +585,32 @@ def _sentence_features(
         feats[1:, col["prev_local_rel"]] = feats[:-1, col["local_recall_rel"]]
         feats[:-1, col["next_local_rel"]] = feats[1:, col["local_recall_rel"]]
     return feats, sents
+
+
+def _focus(q: _Question) -> str | None:
+    """The content word next to the question word: what is asked about (盛花期 in
+    软枝黄蝉的盛花期是什么时候, capital in what is the capital of France)."""
+    if not q.terms:
+        return None
+    if q.qword is None:
+        return q.terms[-1].word
+    a, b = q.qword
+    words = [t for t in q.terms if len(t.word) > 1] or q.terms
+    return min(words, key=lambda t: (a - t.end if t.end <= a else t.start - b + 0.5)).word
+
+
+def _focus_match(focus: str | None, sfold: str, latin: dict[str, list[int]]) -> float:
+    """How much of the focus word the sentence holds: whole, or the share of its bigrams."""
+    if not focus:
+        return 0.0
+    if _LATIN_WORD_RE.match(focus):
+        return float(_stem(focus) in latin)
+    if focus in sfold:
+        return 1.0
+    grams = _bigrams(focus)
+    if len(grams) <= 1:
+        return 0.0
+    return sum(1 for g in grams if g in sfold) / len(grams) * 0.5
 
 
 def _proximity(m: list[tuple[int, int, int]]) -> float:
@@ -609,6 +671,7 @@ def _prepare(
     if not spans:
         return q, spans, np.zeros((0, len(FEATURES_BASE))), []
     folded = _fold(text)
+    q = _fit_terms(q, folded)
     x, sents = _sentence_features(q, text, folded, spans, _tokens(folded))
     return q, spans, x, sents
 
@@ -660,10 +723,28 @@ def _trim(s: str, a: int, b: int, toks: list[Token], offset: int) -> tuple[int, 
     return a, b
 
 
+#: The ways of finding the answer words, from the most to the least precise.
+ANSWER_METHODS = ("typed_in_gap", "typed_near", "gap_both", "gap_left", "gap_right")
+
+
 def _answer_words(q: _Question, text: str, sent: _Sentence) -> tuple[int, int] | None:
+    """The answer words inside ``sent``, or None when the way they were found is one that
+    ``bench/train_highlight.py`` measured to be less precise than the whole sentence."""
+    span, method = _answer_candidate(q, text, sent)
+    return span if method in _trusted_methods() else None
+
+
+def _trusted_methods() -> frozenset[str]:
+    return frozenset(_weights().get("answer_methods", ANSWER_METHODS))
+
+
+def _answer_candidate(
+    q: _Question, text: str, sent: _Sentence
+) -> tuple[tuple[int, int] | None, str]:
+    """The answer words inside ``sent`` and the name of the method that found them."""
     s = sent.folded
     if not sent.matches or not s:
-        return None
+        return None, "none"
     off = sent.start
     covered = [False] * len(s)
     for _, ms, me in sent.matches:
@@ -683,18 +764,19 @@ def _answer_words(q: _Question, text: str, sent: _Sentence) -> tuple[int, int] |
         for r in rights
         if r > a and _has_word(s, a, r) and not any(ch in _CLAUSE_PUNCT for ch in s[a:r])
     ]
+    method = "none"
     if pairs:
         _, a, r = min(pairs)
-        gap = (a, r)
+        gap, method = (a, r), "gap_both"
     if gap is None and lefts:
         a = max(lefts)
         b = _clause_bounds(s, a, a)[1]
         if not _has_word(s, a, b) and b < len(s):  # "X是：Y" -> the next clause
             b = _clause_bounds(s, b + 1, b + 1)[1]
-        gap = (a, b)
+        gap, method = (a, b), "gap_left"
     if gap is None and rights:
         b = min(rights)
-        gap = (_clause_bounds(s, b, b)[0], b)
+        gap, method = (_clause_bounds(s, b, b)[0], b), "gap_right"
     cands = (
         [
             (a, b)
@@ -708,17 +790,16 @@ def _answer_words(q: _Question, text: str, sent: _Sentence) -> tuple[int, int] |
         if gap and gap[1] > gap[0]:
             inside = [c for c in cands if c[0] >= gap[0] and c[1] <= gap[1]]
             if inside:
-                return _abs(inside[0], off)
+                return _abs(inside[0], off), "typed_in_gap"
         centres = [(ms + me) / 2 for _, ms, me in sent.matches]
         best = min(cands, key=lambda c: min(abs((c[0] + c[1]) / 2 - x) for x in centres))
-        return _abs(best, off)
+        return _abs(best, off), "typed_near"
     if gap is None or gap[1] <= gap[0]:
-        return None
-    a, b = gap
-    a, b = _trim(s, a, b, sent.toks, off)
+        return None, "none"
+    a, b = _trim(s, gap[0], gap[1], sent.toks, off)
     if b <= a:
-        return None
-    return _abs((a, b), off)
+        return None, "none"
+    return _abs((a, b), off), method
 
 
 def _has_word(s: str, a: int, b: int) -> bool:

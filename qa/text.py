@@ -38,15 +38,30 @@ def script_of(text: str) -> str:
     return "cjk" if cjk * 3 >= latin else "latin"
 
 
+#: Abbreviations that stand before a name and so never end a sentence ("Dr. Smith").
+_TITLE_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof st mt ft gen col lt sgt capt rev sen rep gov pres fr no vs".split()
+)
+
+
 def _is_western_period(text: str, i: int) -> bool:
-    """A '.' ends a sentence when followed by whitespace/end and not inside a number."""
+    """A '.' ends a sentence when followed by whitespace/end, not inside a number, and not
+    after an initial ("Andrew W. Mellon", "S.G. Tallentyre", "e.g.") or a title ("Dr.")."""
     if text[i] != ".":
         return False
     nxt = text[i + 1] if i + 1 < len(text) else " "
     prev = text[i - 1] if i > 0 else " "
     if prev.isdigit() and nxt.isdigit():
         return False
-    return nxt.isspace() or nxt in CLOSERS
+    if not (nxt.isspace() or nxt in CLOSERS):
+        return False
+    j = i
+    while j > 0 and text[j - 1].isascii() and text[j - 1].isalpha():
+        j -= 1
+    word = text[j:i]
+    if i + 1 < len(text) and (len(word) == 1 or word.lower() in _TITLE_ABBREVIATIONS):
+        return False
+    return True
 
 
 def split_sentences(text: str, clauses: bool = False) -> list[tuple[int, int]]:
