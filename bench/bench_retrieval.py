@@ -24,13 +24,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cmrc import cmrc_em, cmrc_f1, load_cmrc
+from cmrc import cmrc_em, cmrc_f1
+from common import BUILD_REPORTS, cmrc_index, doc_name
 
-from qa.index import build_index
 from qa.search import Retriever, clean_question
-from qa.settings import DEFAULTS
-
-DATA = Path(__file__).resolve().parent / "data" / "cmrc2018" / "cmrc2018_trial.json"
 
 
 def ranking_metrics(ranked_docs: list[list[str]], gold: list[str]) -> dict[str, float]:
@@ -56,24 +53,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default="bench/results/retrieval.json")
     ap.add_argument("--limit", type=int, default=0, help="only the first N paragraphs")
+    ap.add_argument("--fresh", action="store_true", help="build from nothing (times the build)")
     args = ap.parse_args()
 
-    paras = load_cmrc(DATA)
-    if args.limit:
-        paras = paras[: args.limit]
-    work = Path(tempfile.mkdtemp(prefix="qa-bench-"))
-    corpus, index = work / "corpus", work / "index"
-    corpus.mkdir()
-    for p in paras:
-        (corpus / f"{p.id}.txt").write_text(p.context + "\n", encoding="utf-8")
-    settings = dataclasses.replace(DEFAULTS, corpus_dir=corpus, index_dir=index)
+    if args.fresh:  # time a build from nothing, in a temporary folder
+        paras, settings = cmrc_index(Path(tempfile.mkdtemp(prefix="qa-bench-")), args.limit)
+    else:
+        paras, settings = cmrc_index(limit=args.limit)
+    index = settings.index_dir
+    report = BUILD_REPORTS[-1]
+    build_s = report.seconds
 
-    t0 = time.perf_counter()
-    report = build_index(corpus, index, settings=settings)
-    build_s = time.perf_counter() - t0
-    print(report.summary(), file=sys.stderr)
-
-    questions = [(q, f"{p.id}.txt") for p in paras for q in p.questions]
+    questions = [(q, doc_name(p)) for p in paras for q in p.questions if q.question.strip()]
+    skipped_questions = sum(len(p.questions) for p in paras) - len(questions)
     variants = {
         "fused": settings,
         "bm25": dataclasses.replace(settings, dense_weight=0.0),
@@ -126,9 +118,11 @@ def main() -> None:
         "passages": report.chunks,
         "files": report.files_read,
         "seconds": build_s,
-        "passages_per_s": report.chunks / build_s,
+        "embedded": report.embedded,
+        "passages_per_s": report.embedded / build_s if report.embedded else None,
     }
     results["questions"] = n
+    results["empty_questions_skipped"] = skipped_questions
     results["machine"] = (
         f"{platform.machine()}, {platform.processor() or ''} python {platform.python_version()}"
     )

@@ -184,6 +184,10 @@ class LoadedIndex:
         """The indexed documents, in path order."""
         return [DocumentInfo(path=p, **d) for p, d in sorted(self.manifest["files"].items())]
 
+    def chunk_ids(self, doc: str) -> list[int]:
+        """The ids of ``doc``'s chunks, in document order."""
+        return self._by_doc.get(doc, [])
+
     def neighbours(self, i: int, before: int = 1, after: int = 1) -> list[Chunk]:
         """Chunk ``i`` with up to ``before``/``after`` chunks around it in its document."""
         ids = self._by_doc[self.chunks[i].doc]

@@ -84,6 +84,35 @@ class LexicalIndex(NamedTuple):
             np.add.at(out, self.docs[lo:hi], self.weights[lo:hi])
         return out
 
+    def idf(self, term: str) -> float:
+        """BM25 IDF of ``term`` (a term no chunk has gets the IDF of document frequency 0)."""
+        t = self.vocab.get(term)
+        df = 0 if t is None else int(self.indptr[t + 1] - self.indptr[t])
+        return float(np.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5)))
+
+    def upper_bound(self, terms: Iterable[str], k1: float = 1.2) -> float:
+        """The most a chunk could score for ``terms``: every term at saturation."""
+        return sum(self.idf(t) * (k1 + 1.0) for t in set(terms))
+
+    def coverage(self, terms: Iterable[str], ids: np.ndarray) -> np.ndarray:
+        """For each chunk in ``ids``: the share of the query terms' IDF mass that the chunk
+        contains (1.0: every query term occurs in it; unknown terms count against it)."""
+        uniq = set(terms)
+        total = sum(self.idf(t) for t in uniq)
+        out = np.zeros(len(ids), dtype=np.float32)
+        if total <= 0:
+            return out
+        for term in uniq:
+            t = self.vocab.get(term)
+            if t is None:
+                continue
+            lo, hi = int(self.indptr[t]), int(self.indptr[t + 1])
+            posting = self.docs[lo:hi]  # ascending chunk ids
+            pos = np.searchsorted(posting, ids)
+            found = (pos < len(posting)) & (posting[np.minimum(pos, len(posting) - 1)] == ids)
+            out += found * self.idf(term)
+        return out / total
+
     def save(self, folder: Path) -> None:
         """Write the arrays and vocabulary into ``folder``."""
         np.save(folder / FILES[0], self.indptr)

@@ -14,14 +14,15 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from qa.embed import Embedder, get_embedder
-from qa.highlight import highlight
+from qa.highlight import Highlight, highlight
 from qa.index import CURRENT, LoadedIndex, check_model, load_index
 from qa.lexical import analyze
 from qa.settings import DEFAULTS, Settings
@@ -105,11 +106,14 @@ def fuse(
     dense_weight: float = 1.0,
     candidates: int = 50,
     method: str = "score",
+    lex_scale: float | None = None,
 ) -> Fused:
     """Fuse the dense and lexical rankings over the union of both sides' candidates.
 
     ``method="score"``: weighted sum of per-query normalised scores; ``"rrf"``: weighted
-    reciprocal-rank fusion (k=60). ``lex_weight`` may be per chunk (0 where scripts differ)."""
+    reciprocal-rank fusion (k=60). ``lex_weight`` may be per chunk (0 where scripts differ).
+    ``lex_scale``: divide BM25 scores by this (e.g. the question's best possible score)
+    instead of by the best candidate's score."""
     n = lex_scores.shape[0]
     k = min(candidates, n)
     lex_top = np.argpartition(-lex_scores, k - 1)[:k] if k else np.zeros(0, dtype=np.int64)
@@ -120,7 +124,7 @@ def fuse(
     # a candidate the dense side did not rank gets the lowest dense score it did rank
     floor = float(np.nanmin(dense_full)) if np.isfinite(dense_full).any() else 0.0
     d = np.where(np.isnan(d), floor, d)
-    lex = _normalise(lex_scores)[ids]
+    lex = (lex_scores / lex_scale if lex_scale else _normalise(lex_scores))[ids]
     # dense: distance from the worst candidate, relative to the spread of the top candidates
     spread = max(float(d.max()) - floor, 1e-6)
     dn = (d - floor) / spread
@@ -136,8 +140,60 @@ def fuse(
     return Fused(ids[order], fused[order], d[order], lex[order])
 
 
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
+CONFIDENCE_FEATURES = ("dense", "lexical_coverage", "margin", "sentence", "top")
+
+
+def confidence_features(f: Fused, rank: int, coverage: float, sentence: float) -> np.ndarray:
+    """The features the confidence model reads for the candidate at ``rank``: its dense
+    cosine, the share of the question's lexical IDF mass it contains, its fused-score margin
+    over the next candidate, the highlighter's best-sentence score, and whether it ranks first."""
+    nxt = float(f.fused[rank + 1]) if rank + 1 < len(f.fused) else 0.0
+    return np.array(
+        [float(f.dense[rank]), coverage, float(f.fused[rank]) - nxt, sentence, float(rank == 0)],
+        dtype=np.float64,
+    )
+
+
+class ConfidenceModel:
+    """Logistic model: P(passage answers the question) from :func:`confidence_features`.
+
+    Weights are learned on CMRC 2018 by ``bench/train_confidence.py`` (answerable questions
+    against the full corpus, unanswerable ones against the corpus without their paragraph) and
+    shipped in ``qa/data/confidence.json``. A passage in another script than the question has
+    no lexical evidence; it is scored by the dense-only weights."""
+
+    PATH = Path(__file__).parent / "data" / "confidence.json"
+
+    def __init__(self, path: Path = PATH) -> None:
+        with path.open(encoding="utf-8") as fh:
+            data = json.load(fh)
+        if tuple(data["features"]) != CONFIDENCE_FEATURES:
+            raise RuntimeError(f"{path} was trained for other features: {data['features']}")
+        self.bias = float(data["bias"])
+        self.weights = np.asarray(data["weights"], dtype=np.float64)
+        self.dense_bias = float(data["dense_only"]["bias"])
+        self.dense_weights = np.asarray(data["dense_only"]["weights"], dtype=np.float64)
+
+    def predict(self, features: np.ndarray, cross_script: bool = False) -> float:
+        """Probability in [0, 1]."""
+        if cross_script:
+            x = self.dense_bias + float(self.dense_weights @ features[[0, 2, 4]])
+        else:
+            x = self.bias + float(self.weights @ features)
+        return 1.0 / (1.0 + math.exp(-max(min(x, 50.0), -50.0)))
+
+
+CONFIDENCE = ConfidenceModel()
+
+
+class Scored(NamedTuple):
+    """A candidate before it becomes a :class:`Hit`."""
+
+    chunk: int
+    score: float
+    features: np.ndarray
+    highlight: Highlight
+    cross_script: bool
 
 
 class Retriever:
@@ -203,8 +259,9 @@ class Retriever:
         if self._index is None or self._read_pointer() != self._pointer:
             self.reload()
 
-    def rank(self, question: str) -> Fused:
-        """Fused candidate scores for a cleaned question (no highlighting)."""
+    def rank(self, question: str, exclude_docs: Collection[str] = ()) -> Fused:
+        """Fused candidate scores for a cleaned question (no highlighting), leaving out the
+        chunks of ``exclude_docs`` (as if those documents were not in the corpus)."""
         idx, scripts = self.index, self._scripts
         assert scripts is not None
         n = len(idx.chunks)
@@ -212,6 +269,10 @@ class Retriever:
         cand = min(self.settings.candidates, n)
         dscores, dids = idx.dense.search(qvec, cand)
         lex_scores = idx.lexical.scores(analyze(question))
+        if exclude_docs:
+            gone = np.array([i for d in exclude_docs for i in idx.chunk_ids(d)], dtype=np.int64)
+            dids[np.isin(dids, gone)] = -1
+            lex_scores[gone] = 0.0
         qscript = script_of(question)
         same = (scripts == qscript) | (qscript == "other")
         lex_weight = np.where(same, self.settings.lexical_weight, 0.0)
@@ -225,49 +286,54 @@ class Retriever:
             method=self.settings.fusion,
         )
 
-    def run(self, question: str, k: int | None = None) -> list[Hit]:
+    def score(self, question: str, k: int, exclude_docs: Collection[str] = ()) -> list[Scored]:
+        """The top ``k`` candidates of a cleaned question with their highlight and the
+        features the confidence model reads (what :meth:`run` turns into hits)."""
+        idx, scripts = self.index, self._scripts
+        assert scripts is not None
+        if not idx.chunks:
+            return []
+        f = self.rank(question, exclude_docs)
+        top = f.ids[:k]
+        coverage = idx.lexical.coverage(analyze(question), top)
+        qscript = script_of(question)
+        out = []
+        for rank, i in enumerate(top):
+            h = highlight(question, idx.chunks[int(i)].text)
+            feats = confidence_features(
+                f, rank, float(coverage[rank]), h.scores[0] if h.scores else 0.0
+            )
+            cross = qscript != "other" and scripts[int(i)] != qscript
+            out.append(Scored(int(i), float(f.fused[rank]), feats, h, bool(cross)))
+        return out
+
+    def run(
+        self, question: str, k: int | None = None, exclude_docs: Collection[str] = ()
+    ) -> list[Hit]:
         """The ``k`` passages that best answer ``question``, best first, highlighted."""
         q = clean_question(question, self.settings)
         k = k or self.settings.top_k
         if k < 1:
             raise ValueError("k must be at least 1")
-        idx = self.index
-        if not idx.chunks:
-            return []
-        f = self.rank(q)
+        chunks = self.index.chunks
         hits = []
-        for rank, i in enumerate(f.ids[:k]):
-            c = idx.chunks[int(i)]
-            h = highlight(q, c.text)
+        for s in self.score(q, k, exclude_docs):
+            c = chunks[s.chunk]
             hits.append(
                 Hit(
                     text=c.text,
-                    score=float(f.fused[rank]),
+                    score=s.score,
                     doc=c.doc,
                     section=c.section,
                     start=c.start,
                     end=c.end,
-                    highlights=list(h.spans),
-                    answer=h.answer,
-                    confidence=self._confidence(f, rank, h.scores[0] if h.scores else 0.0),
-                    chunk=int(i),
+                    highlights=list(s.highlight.spans),
+                    answer=s.highlight.answer,
+                    confidence=CONFIDENCE.predict(s.features, cross_script=s.cross_script),
+                    chunk=s.chunk,
                 )
             )
         return hits
-
-    def _confidence(self, f: Fused, rank: int, sentence_score: float) -> float:
-        """Probability that the passage at ``rank`` answers the question (see bench/)."""
-        c = self.settings.confidence
-        margin = float(f.fused[rank] - (f.fused[rank + 1] if rank + 1 < len(f.fused) else 0.0))
-        x = (
-            c[0]
-            + c[1] * float(f.dense[rank])
-            + c[2] * float(f.lexical[rank])
-            + c[3] * margin
-            + c[4] * sentence_score
-            + c[5] * (rank == 0)
-        )
-        return _sigmoid(x)
 
 
 _RETRIEVERS: dict[Path, Retriever] = {}

@@ -51,8 +51,6 @@ class Settings:
     fusion: str = "score"  # "score": weighted normalised scores; "rrf": reciprocal ranks
     dense_weight: float = 1.0
     lexical_weight: float = 1.0  # weight of normalised BM25 beside normalised dense (bench/)
-    # logistic confidence: bias, dense cosine, lexical, fused margin, sentence score, is-top
-    confidence: tuple[float, ...] = (-8.0, 8.0, 1.5, 2.0, 1.0, 0.5)
 
     # answer confidence below which the UI/CLI say the documents do not seem to answer
     answer_threshold: float = 0.5
