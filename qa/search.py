@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -80,6 +81,30 @@ def clean_question(question: str, settings: Settings = DEFAULTS) -> str:
     if not q:
         raise ValueError("the question is empty: type a question about the documents")
     return q
+
+
+_FOLLOWUP_ZH = re.compile(r"^(那|那么|还有|另外|然后)|呢[\s？?。]*$|^(它|他|她|其|该|这|此)|它")
+_FOLLOWUP_EN = re.compile(
+    r"^(and|also|what about|how about)\b|\b(it|its|they|their|them|he|she|his|her|"
+    r"this|that|these|those)\b",
+    re.IGNORECASE,
+)
+
+
+def is_followup(question: str) -> bool:
+    """True if ``question`` leans on an earlier one: it starts like a continuation (那…呢,
+    what about …) or refers back with a pronoun (它, 其, 该, it, they, …)."""
+    q = question.strip()
+    return bool(_FOLLOWUP_ZH.search(q) or _FOLLOWUP_EN.search(q))
+
+
+def contextualize(question: str, previous: Sequence[str] = ()) -> str:
+    """The question to retrieve with in a conversation: a follow-up question is prefixed with
+    the previous question, so "它是哪一年成立的？" after a question about a subject searches
+    for that subject too (measured in ``bench/bench_followup.py``)."""
+    if previous and is_followup(question):
+        return f"{previous[-1].strip()} {question.strip()}"
+    return question
 
 
 def _normalise(scores: np.ndarray) -> np.ndarray:

@@ -558,14 +558,16 @@ class QAService:
                 raise
             log.warning("keeping the loaded index: %s", e)
 
-    def hits(self, question: str, k: int) -> list[Hit]:
-        """Validated retrieval (``ValueError``/``IndexProblem``/``ModelError`` on failure)."""
-        from qa.search import clean_question
+    def hits(self, question: str, k: int, previous: Sequence[str] = ()) -> list[Hit]:
+        """Validated retrieval (``ValueError``/``IndexProblem``/``ModelError`` on failure).
+        A follow-up question is read together with the ``previous`` one (see
+        :func:`qa.search.contextualize`)."""
+        from qa.search import clean_question, contextualize
 
         clean_question(question, self.settings)  # a clear error before touching the index
         k = max(1, min(int(k or DEFAULT_K), MAX_K))
         self.refresh()
-        return self.retriever.run(question, k)
+        return self.retriever.run(contextualize(question, previous), k)
 
     def context_for(self, hit: Hit) -> list[Any] | None:
         """The chunks around ``hit`` in its document (``None`` if the index changed since)."""
@@ -574,13 +576,19 @@ class QAService:
             return None
         return idx.neighbours(hit.chunk, before=CONTEXT_BEFORE, after=CONTEXT_AFTER)
 
-    def answer_html(self, question: str, k: int) -> str:
+    def answer_html(self, question: str, k: int, previous: Sequence[str] = ()) -> str:
         """The rendered answer, or the error as a message."""
+        from qa.search import contextualize
+
         try:
-            hits = self.hits(question, k)
+            hits = self.hits(question, k, previous)
         except Exception as e:
             return render_error(_error_message(e))
-        return render_answer(hits, self.settings.answer_threshold, self.context_for)
+        html = render_answer(hits, self.settings.answer_threshold, self.context_for)
+        read_as = contextualize(question, previous)
+        if read_as != question:
+            html = f'<div class="qa-readas">理解为 / read as: {esc(read_as)}</div>' + html
+        return html
 
     # -- documents -------------------------------------------------------------------------
     def documents_html(self) -> str:
@@ -665,7 +673,7 @@ def build_app(
                 "请输入问题 / The question is empty: type a question about the documents."
             )
             return turns, gr.skip(), msg, gr.skip()
-        answer = svc.answer_html(q, int(k))
+        answer = svc.answer_html(q, int(k), previous=[t.question for t in turns])
         turns = [*turns, Turn(" ".join(q.split())[:500], answer, time.time())][-MAX_HISTORY:]
         return turns, render_history(turns), "", ""
 

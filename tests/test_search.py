@@ -121,3 +121,41 @@ def test_fuse_prefers_agreement_and_ignores_cross_script_lexical():
     assert f.ids[0] == 0  # lexical weight 0: dense order
     f = fuse(dense_ids, dense, lex, 1.0, method="rrf")
     assert f.ids[0] == 1
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("那派出所呢？", True),
+        ("它是哪一年成立的？", True),
+        ("其总部在哪里？", True),
+        ("What about its population?", True),
+        ("全市刑事立案数同比2019年下降了多少？", False),
+        ("How many cases were filed in 2019?", False),
+        ("应该向哪个部门申请签注？", False),
+    ],
+)
+def test_is_followup(question, expected):
+    from qa.search import is_followup
+
+    assert is_followup(question) is expected
+
+
+@pytest.mark.unit
+def test_contextualize_only_followups():
+    from qa.search import contextualize
+
+    assert contextualize("它有多少注册用户？", ["微警认证平台是什么？"]).startswith("微警认证平台")
+    assert contextualize("扫黑除恶成绩如何？", ["微警认证平台是什么？"]) == "扫黑除恶成绩如何？"
+    assert contextualize("它有多少注册用户？", []) == "它有多少注册用户？"
+
+
+@pytest.mark.integration
+def test_followup_question_uses_previous_one(retriever):
+    from qa.search import contextualize
+
+    first = "创新打造的微警认证服务平台累计提供认证服务多少次？"
+    follow = "它的注册用户达到多少？"
+    hits = retriever.run(contextualize(follow, [first]), k=1)
+    assert "1.27亿" in hits[0].text
