@@ -434,7 +434,9 @@ FEATURES_BASE = (
     "bigram_rel",
     "local_bigram_rel",
     "lcs",
+    "lcs_rel",
     "focus",
+    "beyond_first",
     "proximity",
     "type_match",
     "novel_chars",
@@ -510,6 +512,10 @@ def _fit_terms(q: _Question, folded: str) -> _Question:
     return q._replace(terms=terms, weights=weights) if changed else q
 
 
+_IDF_POWER = 1.0
+_LOCAL_POWER = 2.0
+
+
 def _sentence_features(
     q: _Question, text: str, folded: str, spans: list[tuple[int, int]], toks: list[Token]
 ) -> tuple[np.ndarray, list[_Sentence]]:
@@ -556,7 +562,7 @@ def _sentence_features(
     # a question word that occurs in many sentences of the passage (its topic) tells the
     # sentences apart less than one that occurs in a single sentence
     sf = [sum(1 for ms in matched_sets if k in ms) for k in range(len(q.terms))]
-    local = [w * math.log((n + 1) / (f + 0.5)) for w, f in zip(q.weights, sf)]
+    local = [w**_IDF_POWER * math.log((n + 1) / (f + 0.5)) ** _LOCAL_POWER for w, f in zip(q.weights, sf)]
     bsf: dict[str, int] = {}
     for bs in bigram_sets:
         for bg in bs:
@@ -572,11 +578,19 @@ def _sentence_features(
         row[col["local_bigram_rel"]] = sum(
             math.log((n + 1) / (bsf[b] + 0.5)) for b in bigram_sets[i]
         )
+    # the opening sentence usually names the topic; the question words it does not hold say
+    # what is asked about the topic, and the sentences that hold them are the candidates
+    rest = [k for k in range(len(q.terms)) if n and k not in matched_sets[0]]
+    rest_w = sum(local[k] for k in rest)
+    if rest_w > 0:
+        for i in range(1, n):
+            feats[i, col["beyond_first"]] = sum(local[k] for k in rest if k in matched_sets[i]) / rest_w
     for base, rel in (
         ("idf_recall", "idf_recall_rel"),
         ("local_recall", "local_recall_rel"),
         ("bigram_recall", "bigram_rel"),
         ("local_bigram_rel", "local_bigram_rel"),
+        ("lcs", "lcs_rel"),
     ):
         mx = feats[:, col[base]].max() if n else 0.0
         if mx > 0:
