@@ -137,8 +137,11 @@ class Embedder:
         return self._fingerprint
 
     def _prompt(self, kind: str) -> str | None:
+        """The name of the model's own prompt for ``kind`` ("query" or "passage"; models
+        name the latter "passage" or "document"), or ``None`` if it has none."""
         prompts = getattr(self.model, "prompts", None) or {}
-        return kind if kind in prompts else None
+        names = ("query",) if kind == "query" else ("passage", "document")
+        return next((n for n in names if prompts.get(n)), None)
 
     # -- encoding ------------------------------------------------------------------------
     def _encode(
