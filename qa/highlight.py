@@ -73,7 +73,7 @@ ZH_STOP_WORDS = frozenset(
     "的 了 是 在 有 和 与 與 及 或 被 把 对 對 于 於 其 该 該 这 這 那 个 個 也 都 而 就 并 並 "
     "以 为 為 所 之 等 中 上 下 从 從 到 向 将 將 由 让 讓 给 給 又 还 還 更 很 最 则 則 即 "
     "着 著 过 過 地 得 我 你 他 她 它 们 們 此 其中 以及 这个 這個 那个 那個 一个 一個 "
-    "请问 請問 问 問 呀 啊 吧 么 麼 曾 会 會 能 可以 要 做 叫 称为 稱為 被称为 被稱為 称 稱".split()
+    "请问 請問 问 問 呀 啊 吧 么 麼 曾 会 會 能 可以 要 做".split()
 )
 
 #: English question words and function words.
@@ -283,10 +283,13 @@ def _question_words_mask(folded: str) -> tuple[str, tuple[int, int] | None]:
     chars = list(folded)
     first: tuple[int, int] | None = None
     for m in _QW_RE.finditer(folded):
-        for i in range(m.start(), m.end()):
+        a = m.start()
+        if _REASON_FALSE_RE.match(folded, max(0, a - 1)) and a > 0:
+            a += 1  # 称为什么: 称为 + 什么
+        for i in range(a, m.end()):
             chars[i] = " "
         if first is None:
-            first = (m.start(), m.end())
+            first = (a, m.end())
     for i, c in enumerate(chars):
         if not c.isalnum():
             chars[i] = " "
@@ -375,9 +378,6 @@ def _entity_kind(tok: Token, text: str, known: bool) -> str | None:
         return "org"
     if not known and 2 <= len(w) <= 4 and _CJK_RUN_RE.fullmatch(w):
         return "name"
-    orig = text[tok.start : tok.end]
-    if orig[:1].isupper() and tok.start > 0:
-        return "name"
     return None
 
 
@@ -402,20 +402,41 @@ def _typed_candidates(
             kind = _entity_kind(t, sent, t.word in freq)
             if kind == atype or (kind == "name" and atype != "org"):
                 out.append((t.start - offset, t.end - offset))
-        # English proper names: runs of capitalised words not at the sentence start
-        for m in _EN_CAP_RE.finditer(sent):
-            if m.start() > 0 and m.end() - m.start() > 1:
-                out.append(m.span())
+        out.extend(_english_names(sent))
         return _merge_adjacent(out, folded)
     return []
 
 
+_JOINERS = frozenset(["·", " ", "・", "•", "、", "和", "与", "與", "及", "跟", " and ", ", "])
+
+
+def _english_names(sent: str) -> list[tuple[int, int]]:
+    """Runs of capitalised words. At the start of a sentence a capital proves nothing, so
+    there a run must hold two words once a leading function word is dropped (The Eiffel
+    Tower -> Eiffel Tower; Alexander Graham Bell)."""
+    out = []
+    for m in _EN_CAP_RE.finditer(sent):
+        a, b = m.span()
+        if a == 0 or not sent[:a].strip(" \"'“‘(（"):
+            first = m.group().split()[0]
+            if first.lower() in EN_STOP_WORDS:
+                a += len(first)
+                while a < b and sent[a] == " ":
+                    a += 1
+            elif " " not in m.group():
+                continue
+        if b - a > 1:
+            out.append((a, b))
+    return out
+
+
 def _merge_adjacent(spans: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
-    """Join candidate spans separated only by '·' or a space (e.g. 约翰·麦克阿瑟)."""
+    """Join candidate spans that touch or are separated only by '·', a space or a list joiner
+    (约翰·麦克阿瑟; 邓廷桢和林则徐; Paris and Lyon): a list of names answers as a whole."""
     spans = sorted(set(spans))
     out: list[tuple[int, int]] = []
     for s, e in spans:
-        if out and (s <= out[-1][1] or text[out[-1][1] : s] in ("·", " ", "・", "•")):
+        if out and (s <= out[-1][1] or text[out[-1][1] : s] in _JOINERS):
             out[-1] = (out[-1][0], max(e, out[-1][1]))
         else:
             out.append((s, e))
@@ -489,7 +510,9 @@ class _Sentence(NamedTuple):
     matches: list[tuple[int, int, int]]
 
 
-_EDGE_CHARS = frozenset("的了是在有和与與及或被把对對于於其该該这這那个個也都而就并並以为為所之等中上下从從到向将將由")
+_EDGE_CHARS = frozenset(
+    "的了是在有和与與及或被把对對于於其该該这這那个個也都而就并並以为為所之等中上下从從到向将將由"
+)
 
 
 def _fit_terms(q: _Question, folded: str) -> _Question:
@@ -562,7 +585,10 @@ def _sentence_features(
     # a question word that occurs in many sentences of the passage (its topic) tells the
     # sentences apart less than one that occurs in a single sentence
     sf = [sum(1 for ms in matched_sets if k in ms) for k in range(len(q.terms))]
-    local = [w**_IDF_POWER * math.log((n + 1) / (f + 0.5)) ** _LOCAL_POWER for w, f in zip(q.weights, sf)]
+    local = [
+        w**_IDF_POWER * math.log((n + 1) / (f + 0.5)) ** _LOCAL_POWER
+        for w, f in zip(q.weights, sf, strict=True)
+    ]
     bsf: dict[str, int] = {}
     for bs in bigram_sets:
         for bg in bs:
@@ -584,7 +610,9 @@ def _sentence_features(
     rest_w = sum(local[k] for k in rest)
     if rest_w > 0:
         for i in range(1, n):
-            feats[i, col["beyond_first"]] = sum(local[k] for k in rest if k in matched_sets[i]) / rest_w
+            feats[i, col["beyond_first"]] = (
+                sum(local[k] for k in rest if k in matched_sets[i]) / rest_w
+            )
     for base, rel in (
         ("idf_recall", "idf_recall_rel"),
         ("local_recall", "local_recall_rel"),
@@ -610,7 +638,7 @@ def _focus(q: _Question) -> str | None:
         return q.terms[-1].word
     a, b = q.qword
     words = [t for t in q.terms if len(t.word) > 1] or q.terms
-    return min(words, key=lambda t: (a - t.end if t.end <= a else t.start - b + 0.5)).word
+    return min(words, key=lambda t: a - t.end if t.end <= a else t.start - b + 0.5).word
 
 
 def _focus_match(focus: str | None, sfold: str, latin: dict[str, list[int]]) -> float:
@@ -673,7 +701,7 @@ def _model(with_sims: bool) -> tuple[np.ndarray, float]:
     names = list(FEATURES_BASE) + (list(FEATURES_SIMS) if with_sims else [])
     w = _weights()
     m = w["sims"] if with_sims and "sims" in w else w["base"]
-    learned = dict(zip(m["features"], m["weights"]))
+    learned = dict(zip(m["features"], m["weights"], strict=True))
     return np.array([float(learned.get(n, 0.0)) for n in names]), float(m["bias"])
 
 
@@ -695,7 +723,7 @@ def features(
 ) -> tuple[np.ndarray, list[str]]:
     """The feature matrix (one row per sentence of ``split_sentences(text)``) and its column
     names; exposed for training and inspection."""
-    q, spans, x, _ = _prepare(question, text)
+    _, spans, x, _ = _prepare(question, text)
     names = list(FEATURES_BASE)
     if sentence_sims is not None:
         x = np.hstack([x, _sims_features(sentence_sims, len(spans))])
@@ -724,6 +752,8 @@ def _clause_bounds(s: str, i: int, j: int) -> tuple[int, int]:
 def _trim(s: str, a: int, b: int, toks: list[Token], offset: int) -> tuple[int, int]:
     """Drop spaces, punctuation and edge function words from s[a:b]."""
     inner = [t for t in toks if t.start - offset >= a and t.end - offset <= b]
+    if inner and all(t.word in _EDGE_STOP for t in inner):
+        return a, a
     while inner and inner[0].word in _EDGE_STOP:
         inner.pop(0)
     while inner and inner[-1].word in _EDGE_STOP:
@@ -764,11 +794,15 @@ def _answer_candidate(
     for _, ms, me in sent.matches:
         for j in range(ms, me):
             covered[j] = True
+    # matches that cut a word of the sentence in two (建筑 in 建筑物) are weak anchors
+    bounds = {t.start - off for t in sent.toks} | {t.end - off for t in sent.toks}
+    whole = [(k, ms, me) for k, ms, me in sent.matches if ms in bounds and me in bounds]
+    anchors = whole or sent.matches
     qw = q.qword
     left_terms = {k for k, t in enumerate(q.terms) if qw and t.end <= qw[0]}
     right_terms = {k for k, t in enumerate(q.terms) if qw and t.start >= qw[1]}
-    lefts = [me for k, ms, me in sent.matches if k in left_terms]
-    rights = [ms for k, ms, me in sent.matches if k in right_terms]
+    lefts = [me for k, ms, me in anchors if k in left_terms]
+    rights = [ms for k, ms, me in anchors if k in right_terms]
     # the gap the question word stands for: the nearest (left match, right match) pair with
     # some words between them
     gap: tuple[int, int] | None = None
@@ -783,14 +817,26 @@ def _answer_candidate(
         _, a, r = min(pairs)
         gap, method = (a, r), "gap_both"
     if gap is None and lefts:
-        a = max(lefts)
+        # after the question's last word before the question word (X的症状有哪些: 症状)
+        near = max(left_terms, key=lambda k: q.terms[k].end)
+        at = [
+            me
+            for k, ms, me in anchors
+            if k == near and _has_word(s, me, _clause_bounds(s, me, me)[1])
+        ]
+        a = min(at) if at else max(lefts)
         b = _clause_bounds(s, a, a)[1]
-        if not _has_word(s, a, b) and b < len(s):  # "X是：Y" -> the next clause
+        if _empty(s, a, b, sent, off) and b < len(s):  # "X是：Y" -> the next clause
             b = _clause_bounds(s, b + 1, b + 1)[1]
         gap, method = (a, b), "gap_left"
     if gap is None and rights:
-        b = min(rights)
-        gap, method = (_clause_bounds(s, b, b)[0], b), "gap_right"
+        near = min(right_terms, key=lambda k: q.terms[k].start)
+        at = [ms for k, ms, me in anchors if k == near]
+        b = min(at) if at else min(rights)
+        a = _clause_bounds(s, b, b)[0]
+        if _empty(s, a, b, sent, off) and a > 0:  # "Y，被称为X" -> the clause before
+            a = _clause_bounds(s, a - 1, a - 1)[0]
+        gap, method = (a, b), "gap_right"
     cands = (
         [
             (a, b)
@@ -814,6 +860,12 @@ def _answer_candidate(
     if b <= a:
         return None, "none"
     return _abs((a, b), off), method
+
+
+def _empty(s: str, a: int, b: int, sent: _Sentence, off: int) -> bool:
+    """True when s[a:b] holds nothing but punctuation and function words."""
+    ta, tb = _trim(s, a, b, sent.toks, off)
+    return tb <= ta
 
 
 def _has_word(s: str, a: int, b: int) -> bool:

@@ -32,4 +32,8 @@ def test_ordinary_western_sentences_still_split() -> None:
         "Then it stopped.",
         "He got an A.",
     ]
-    assert pieces("中文句子。English one. 3.14 is pi.") == ["中文句子。", "English one.", "3.14 is pi."]
+    assert pieces("中文句子。English one. 3.14 is pi.") == [
+        "中文句子。",
+        "English one.",
+        "3.14 is pi.",
+    ]
