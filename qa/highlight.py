@@ -2,31 +2,43 @@
 it can tell, the exact answering words.
 
 ``highlight(question, text, sentence_sims=None)`` ranks every sentence of
-``split_sentences(text)`` by the probability that it contains the answer and returns the spans
-best first with their scores, plus the answer words inside the best sentence (or ``None``).
+``split_sentences(text)`` by how likely it holds the answer and returns the spans best first
+with probability-like scores, plus the answer words inside the best sentence (or ``None``).
 
-How a sentence is scored: a small logistic regression over general features (weights learned
-by ``bench/train_highlight.py`` on CMRC 2018 with k-fold cross-validation by paragraph and
-stored in ``qa/data/highlight_weights.json``):
+A sentence's score is ``sigmoid(features . weights + bias)``, a linear model over a few general
+features. ``bench/train_highlight.py`` learns the weights (a conditional logit over the sentences
+of each paragraph, then a one-parameter calibration) on CMRC 2018 trial with 5-fold
+cross-validation by article and writes them to ``qa/data/highlight_weights.json``. The features:
 
-* IDF-weighted recall of the question's content words (question words such as 什么/哪/who/what
-  carry no evidence; IDF is the log inverse frequency of jieba's own dictionary), absolute and
-  relative to the best sentence of the passage, and the same for the neighbouring sentences;
-* recall of the question's Chinese character bigrams (robust to segmentation and to traditional
-  script), and the longest common substring with the question;
-* how tightly the matched words sit together in the sentence;
-* whether the sentence holds a candidate of the expected answer type (a number, a date, a
-  person/place/organisation name from jieba's dictionary tags, a causal connective for "why")
-  that the question does not already contain;
-* sentence length and position, and the dense similarity ``sentence_sims`` when the caller
-  has it (a second weight vector is used then).
+* ``local_recall``: the share of the question's content words the sentence holds, each word
+  weighted by its IDF (the log inverse frequency in jieba's own dictionary, a general corpus)
+  times the square of its *passage-local* IDF (log of sentences over sentences holding it), so
+  that the passage's topic, named in most sentences, counts less than the words that tell the
+  sentences apart; question words (什么, 哪里, 多少, what, who, ...) carry no evidence;
+  also relative to the best sentence of the passage (``local_recall_rel``);
+* ``bigram_rel``/``local_bigram_rel``: overlap of the question's Chinese character bigrams
+  (robust to jieba's segmentation and to traditional script), plain and passage-local weighted;
+* ``lcs``/``lcs_rel``: the longest substring shared with the question;
+* ``focus``: whether the sentence holds the word next to the question word (软枝黄蝉的**盛花期**
+  是什么时候), what is asked about;
+* ``beyond_first``: the share of the question words missing from the passage's opening
+  sentence (which usually names the topic) that this sentence holds;
+* ``type_match``: the sentence holds a candidate of the expected answer type that the
+  question does not (a number, a date, a person/place/organisation from jieba's dictionary
+  tags or an unknown name-like word, an English capitalised name, a causal connective for why);
+* ``position`` in the passage; and, when the caller passes ``sentence_sims`` (dense cosine
+  similarities), ``sim`` and ``sim_rel`` with a second weight vector.
 
-The answer words: the candidate of the expected type nearest to the matched question words,
-else the stretch of the best sentence that the question leaves open: between the words that
-precede and follow the question word (…是什么 → what follows the matched words), cut at
-punctuation. ``None`` when nothing of the question matches the sentence.
+Further features are computed (``FEATURES_BASE``) but weigh nothing: they added nothing under
+cross-validation.
 
-Pure Python + numpy; jieba segments the passage once (~1 ms for 350 characters).
+The answer words: the candidate of the expected type inside the stretch the question leaves
+open, else the one nearest the matched question words. The open stretch (between the words
+that precede and follow the question word in the question, cut at clause punctuation) is also
+computed for untyped questions, but on CMRC it was less precise than the whole sentence, so
+``answer`` is ``None`` then (which methods are trusted is written in the weights file).
+
+Pure Python + numpy; jieba segments the passage once; ~2.5 ms for a 350-character passage.
 """
 
 from __future__ import annotations
@@ -365,7 +377,7 @@ _ORG_SUFFIX = re.compile(
 _EN_CAP_RE = re.compile(r"(?:[A-Z][\w'\-]*(?:\s+(?:of|de|von|van|the|and)?\s*[A-Z][\w'\-]*)*)")
 
 
-def _entity_kind(tok: Token, text: str, known: bool) -> str | None:
+def _entity_kind(tok: Token, known: bool) -> str | None:
     """person/place/org for a token from jieba's dictionary tags; unknown CJK words of 2-4
     characters and words with a middle dot are guessed to be names."""
     w = tok.word
@@ -399,7 +411,7 @@ def _typed_candidates(
         freq, _ = _freq()
         out: list[tuple[int, int]] = []
         for t in toks:
-            kind = _entity_kind(t, sent, t.word in freq)
+            kind = _entity_kind(t, t.word in freq)
             if kind == atype or (kind == "name" and atype != "org"):
                 out.append((t.start - offset, t.end - offset))
         out.extend(_english_names(sent))
@@ -535,8 +547,8 @@ def _fit_terms(q: _Question, folded: str) -> _Question:
     return q._replace(terms=terms, weights=weights) if changed else q
 
 
-_IDF_POWER = 1.0
-_LOCAL_POWER = 2.0
+#: local weight of a question word = idf * log((n + 1) / (sentences holding it + 0.5)) ** 2
+LOCAL_POWER = 2.0
 
 
 def _sentence_features(
@@ -586,8 +598,7 @@ def _sentence_features(
     # sentences apart less than one that occurs in a single sentence
     sf = [sum(1 for ms in matched_sets if k in ms) for k in range(len(q.terms))]
     local = [
-        w**_IDF_POWER * math.log((n + 1) / (f + 0.5)) ** _LOCAL_POWER
-        for w, f in zip(q.weights, sf, strict=True)
+        w * math.log((n + 1) / (f + 0.5)) ** LOCAL_POWER for w, f in zip(q.weights, sf, strict=True)
     ]
     bsf: dict[str, int] = {}
     for bs in bigram_sets:
