@@ -42,7 +42,9 @@ class Settings:
     # embedding
     model: str = DEFAULT_MODEL
     batch_size: int = 32
-    query_threads: int = 1  # one short query runs best on one thread (see design notes)
+    # torch threads set when a Retriever loads (process-wide; 0 leaves torch's default):
+    # one short query runs best on one thread, see qa/search.py
+    query_threads: int = 1
 
     # retrieval
     top_k: int = 5

@@ -878,8 +878,6 @@ def serve(
     once, and serve on ``host:port`` (loopback unless told otherwise). Blocks until stopped
     unless ``block=False`` (then returns the running app; ``demo.close()`` stops it)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    import torch
-
     from qa.search import Retriever
 
     if not _is_loopback(host):
@@ -890,8 +888,7 @@ def serve(
         )
     if build:
         prepare_index(settings)
-    torch.set_num_threads(max(1, settings.query_threads))
-    retriever = Retriever(settings.index_dir, settings)
+    retriever = Retriever(settings.index_dir, settings)  # sets torch's query threads
     try:
         retriever.warm_up()
     except Exception as e:  # the page shows it; the server still starts (upload + rebuild)
