@@ -456,7 +456,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--sims", action="store_true", help="also train the dense-similarity model")
-    ap.add_argument("--trad", type=int, default=400, help="questions to convert (0 = none)")
+    ap.add_argument("--trad", type=int, default=100_000, help="questions to convert (0 = none)")
     ap.add_argument("--no-write", action="store_true", help="do not write the weights file")
     args = ap.parse_args()
 

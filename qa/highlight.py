@@ -27,7 +27,8 @@ cross-validation by article and writes them to ``qa/data/highlight_weights.json`
   question does not (a number, a date, a person/place/organisation from jieba's dictionary
   tags or an unknown name-like word, an English capitalised name, a causal connective for why);
 * ``position`` in the passage; and, when the caller passes ``sentence_sims`` (dense cosine
-  similarities), ``sim`` and ``sim_rel`` with a second weight vector.
+  similarities), ``sim_rel`` and ``sim_z`` (relative to the passage, so the embedder's scale
+  offset does not matter) with a second weight vector.
 
 Further features are computed (``FEATURES_BASE``) but weigh nothing: they added nothing under
 cross-validation.
@@ -479,7 +480,7 @@ FEATURES_BASE = (
     "prev_local_rel",
     "next_local_rel",
 )
-FEATURES_SIMS = ("sim", "sim_rel")
+FEATURES_SIMS = ("sim_rel", "sim_z")
 
 
 def _matches(
@@ -680,11 +681,17 @@ def _proximity(m: list[tuple[int, int, int]]) -> float:
 
 
 def _sims_features(sims: Sequence[float], n: int) -> np.ndarray:
-    arr = np.asarray(list(sims), dtype=float)[:n]
+    """``sim_rel`` (similarity minus the passage's best) and ``sim_z`` (standardised within
+    the passage): both ignore the embedder's offset, so another model's cosine scale does not
+    shift the scores. Missing values (a list too short) get the passage's minimum."""
+    arr = np.nan_to_num(np.asarray(list(sims), dtype=float)[:n])
+    if n == 0:
+        return np.zeros((0, len(FEATURES_SIMS)))
     if len(arr) < n:
         arr = np.concatenate([arr, np.full(n - len(arr), arr.min() if len(arr) else 0.0)])
-    rel = arr - arr.max() if n else arr
-    return np.stack([arr, rel], axis=1) if n else np.zeros((0, 2))
+    sd = float(arr.std())
+    z = (arr - arr.mean()) / sd if sd > 1e-9 else np.zeros(n)
+    return np.stack([arr - arr.max(), z], axis=1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -696,7 +703,10 @@ def _weights() -> dict[str, Any]:
     try:
         with open(WEIGHTS_PATH, encoding="utf-8") as f:
             return json.load(f)  # type: ignore[no-any-return]
-    except (OSError, ValueError):  # pragma: no cover - fall back to hand-set weights
+    except (OSError, ValueError) as exc:  # pragma: no cover - fall back to hand-set weights
+        logging.getLogger(__name__).warning(
+            "highlight weights unreadable (%s): using defaults", exc
+        )
         return {
             "base": {
                 "features": ["local_recall_rel", "bigram_rel", "type_match"],
