@@ -372,3 +372,17 @@ def test_cmrc_trial_traditional_script_hit_rate() -> None:
             n += 1
     assert n > 250
     assert hits / n >= TRADITIONAL_FLOOR, hits / n
+
+
+def test_weights_file_is_valid_and_names_known_features() -> None:
+    import json
+
+    from qa import highlight as hl
+
+    data = json.loads(hl.WEIGHTS_PATH.read_text(encoding="utf-8"))
+    known = set(hl.FEATURES_BASE) | set(hl.FEATURES_SIMS)
+    for key in ("base", "sims"):
+        model = data[key]
+        assert set(model["features"]) <= known
+        assert len(model["features"]) == len(model["weights"])
+    assert set(data["answer_methods"]) <= set(hl.ANSWER_METHODS)
