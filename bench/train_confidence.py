@@ -39,6 +39,8 @@ def collect(r: Retriever, paras) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     for pi, p in enumerate(paras):
         gold = doc_name(p)
         for q in p.questions:
+            if not q.question.strip():
+                continue  # two trial questions are empty
             question = clean_question(q.question)
             for answerable in (True, False):
                 scored = r.score(question, K, exclude_docs=() if answerable else (gold,))

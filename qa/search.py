@@ -11,6 +11,7 @@ picks up a rebuilt index (``reload``) without ever serving a half-loaded one."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -27,7 +28,7 @@ from qa.highlight import Highlight, highlight
 from qa.index import CURRENT, LoadedIndex, check_model, load_index
 from qa.lexical import analyze
 from qa.settings import DEFAULTS, Settings
-from qa.text import script_of
+from qa.text import script_of, split_sentences
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class Fused:
     fused: np.ndarray
     dense: np.ndarray  # cosine similarity
     lexical: np.ndarray  # BM25 normalised by the query's best BM25 score
+    query: np.ndarray | None = None  # the question's vector, when the caller has it
 
 
 def fuse(
@@ -312,7 +314,7 @@ class Retriever:
         qscript = script_of(question)
         same = (scripts == qscript) | (qscript == "other")
         lex_weight = np.where(same, self.settings.lexical_weight, 0.0)
-        return fuse(
+        f = fuse(
             dids[0],
             dscores[0],
             lex_scores,
@@ -321,6 +323,7 @@ class Retriever:
             candidates=cand,
             method=self.settings.fusion,
         )
+        return dataclasses.replace(f, query=qvec[0])
 
     def score(self, question: str, k: int, exclude_docs: Collection[str] = ()) -> list[Scored]:
         """The top ``k`` candidates of a cleaned question with their highlight and the
@@ -333,15 +336,27 @@ class Retriever:
         top = f.ids[:k]
         coverage = idx.lexical.coverage(analyze(question), top)
         qscript = script_of(question)
+        crosses = [qscript != "other" and scripts[int(i)] != qscript for i in top]
         out = []
         for rank, i in enumerate(top):
-            h = highlight(question, idx.chunks[int(i)].text)
+            text = idx.chunks[int(i)].text
+            sims = None
+            if f.query is not None and (rank < self.settings.dense_highlight or crosses[rank]):
+                sims = self._sentence_sims(f.query, text)
+            h = highlight(question, text, sims)
             feats = confidence_features(
                 f, rank, float(coverage[rank]), h.scores[0] if h.scores else 0.0
             )
-            cross = qscript != "other" and scripts[int(i)] != qscript
-            out.append(Scored(int(i), float(f.fused[rank]), feats, h, bool(cross)))
+            out.append(Scored(int(i), float(f.fused[rank]), feats, h, bool(crosses[rank])))
         return out
+
+    def _sentence_sims(self, qvec: np.ndarray, text: str) -> list[float]:
+        """Cosine of the question to each sentence of ``text`` (the highlighter's dense
+        feature; the only evidence it has when question and passage differ in script)."""
+        sentences = [text[s:e] for s, e in split_sentences(text)]
+        if not sentences:
+            return []
+        return [float(x) for x in self.embedder.embed_passages(sentences) @ qvec]
 
     def run(
         self, question: str, k: int | None = None, exclude_docs: Collection[str] = ()

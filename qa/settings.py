@@ -52,6 +52,9 @@ class Settings:
     max_question_chars: int = 2000  # longer questions are cut before embedding/searching
     fusion: str = "score"  # "score": weighted normalised scores; "rrf": reciprocal ranks
     dense_weight: float = 1.0
+    # how many of the top hits get dense sentence similarities for highlighting (each costs
+    # one small embedding batch); hits in another script than the question always get them
+    dense_highlight: int = 1
     lexical_weight: float = 1.0  # weight of normalised BM25 beside normalised dense (bench/)
 
     # answer confidence below which the UI/CLI say the documents do not seem to answer
