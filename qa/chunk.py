@@ -40,7 +40,9 @@ chunks by these rules:
 Every non-space character of the text lies, in order, in exactly one chunk, except the
 heading lines that are carried by ``section``. Each chunk records its ``[start, end)`` span
 in the document text. The work is one pass of generators over the lines (``iter_chunks``),
-linear in the size of the text.
+linear in the size of the text. A text that arrives in pieces (a big file read as a stream:
+``iter_document_chunks``) goes through the same pipeline holding only the lines of the
+paragraphs being cut (``iter_stream_chunks``).
 """
 
 from __future__ import annotations
@@ -51,8 +53,10 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
 
-from qa.corpus import Document
+from qa.corpus import Document, DocumentMeta, read_document, stream_document
 from qa.settings import DEFAULTS, Settings
 from qa.text import SENTENCE_END, ends_sentence, is_cjk, split_sentences
 
@@ -66,6 +70,8 @@ PARAGRAPH_SEPARATOR = "\n"
 _UNKNOWN_LEVEL = 7
 #: The longest run of consecutive headings kept as one section path.
 _MAX_HEADING_RUN = 3
+#: Files bigger than this (bytes) are read and chunked as a stream (``iter_document_chunks``).
+STREAM_ABOVE_BYTES = 8 * 1024 * 1024
 
 _LINE_BREAK = re.compile(r"\r\n|[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _MARKDOWN = re.compile(r"#{1,6}(?=\s|$)")
@@ -143,6 +149,9 @@ class _Piece:
 
 def _lines(text: str) -> Iterator[tuple[int, int]]:
     """``(start, end)`` of each line's text with surrounding spaces stripped (empty if blank)."""
+    if isinstance(text, _StreamText):
+        yield from text.lines()
+        return
     pos = 0
     for m in _LINE_BREAK.finditer(text):
         yield _strip_span(text, pos, m.start())
@@ -496,6 +505,8 @@ def iter_chunks(text: str, doc: str = "", settings: Settings = DEFAULTS) -> Iter
     if settings.max_chunk_chars < 1:
         raise ValueError("max_chunk_chars must be at least 1")
     sectioned = _sections(_structure(text, settings))
+    if isinstance(text, _StreamText):  # forget each paragraph's lines once it is cut
+        sectioned = text.releasing(sectioned)
     pieces = _pieces(text, sectioned, settings.max_chunk_chars)
     for ordinal, group in enumerate(_merged(pieces, settings)):
         body = PARAGRAPH_SEPARATOR.join(p.text for p in group)
@@ -519,3 +530,142 @@ def chunk_text(text: str, doc: str = "", settings: Settings = DEFAULTS) -> list[
 def chunk_document(doc: Document, settings: Settings = DEFAULTS) -> list[Chunk]:
     """The chunks of a document read by :mod:`qa.corpus`."""
     return chunk_text(doc.text, doc.path, settings)
+
+
+# ----------------------------------------------------------------------------- streaming
+
+
+class _StreamText:
+    """A text that arrives in pieces, standing in for the ``str`` the pipeline reads:
+    ``text[i]`` and ``text[a:b]`` take offsets in the whole text and work on the lines still
+    held. :meth:`lines` reads the pieces and yields the line spans (what :func:`_lines` yields
+    for a string); :meth:`releasing` forgets the lines up to each paragraph the chunker has cut.
+    The pipeline only reads lines at or after the last paragraph it received (its generators
+    work in document order), so what is forgotten is never read again."""
+
+    def __init__(self, pieces: Iterable[str]) -> None:
+        self._pieces = iter(pieces)
+        self._starts: list[int] = []  # offset of each held segment (a line and its break)
+        self._segs: list[str] = []
+        self._head = 0  # segments before this one are released
+
+    def lines(self) -> Iterator[tuple[int, int]]:
+        """Read the pieces: the ``(start, end)`` of each line, as :func:`_lines` gives them."""
+        offset = 0
+        open_line: list[str] = []  # the start of a line that a later piece ends
+        carry = ""
+
+        def segment(seg: str, brk: int) -> tuple[int, int]:
+            nonlocal offset
+            self._starts.append(offset)
+            self._segs.append(seg)
+            a, b = _strip_span(seg, 0, len(seg) - brk)
+            span = (offset + a, offset + b)
+            offset += len(seg)
+            return span
+
+        for piece in self._pieces:
+            piece = carry + piece
+            carry = ""
+            if piece.endswith("\r"):  # may be the first half of "\r\n"
+                piece, carry = piece[:-1], "\r"
+            pos = 0
+            for m in _LINE_BREAK.finditer(piece):
+                open_line.append(piece[pos : m.end()])
+                seg = "".join(open_line)
+                open_line.clear()
+                yield segment(seg, m.end() - m.start())
+                pos = m.end()
+            if pos < len(piece):
+                open_line.append(piece[pos:])
+        if carry:
+            open_line.append(carry)
+            yield segment("".join(open_line), 1)
+            open_line = []
+        yield segment("".join(open_line), 0)
+
+    def release(self, upto: int) -> None:
+        """Forget the segments that end at or before offset ``upto``."""
+        head, starts, segs = self._head, self._starts, self._segs
+        while head < len(segs) and starts[head] + len(segs[head]) <= upto:
+            segs[head] = ""
+            head += 1
+        if head > 1024 and 2 * head > len(segs):
+            del starts[:head], segs[:head]
+            head = 0
+        self._head = head
+
+    def releasing(
+        self, sectioned: Iterable[tuple[str, int, _Para]]
+    ) -> Iterator[tuple[str, int, _Para]]:
+        """Pass the paragraphs on, releasing each one's lines when the next is asked for."""
+        for item in sectioned:
+            yield item
+            self.release(item[2].lines[-1][1])
+
+    def __getitem__(self, key: int | slice) -> str:
+        if isinstance(key, slice):
+            a, b = key.start or 0, key.stop
+        else:
+            a, b = key, key + 1
+        i = bisect_right(self._starts, a, self._head) - 1
+        if a < 0 or i < self._head:
+            raise IndexError(f"offset {a} is not held (released or negative)")
+        start, seg = self._starts[i], self._segs[i]
+        if b is not None and b - start <= len(seg):
+            return seg[a - start : max(b - start, a - start)]
+        parts = [seg[a - start :]]
+        end = start + len(seg)
+        for j in range(i + 1, len(self._segs)):
+            if b is not None and end >= b:
+                break
+            parts.append(self._segs[j])
+            end += len(self._segs[j])
+        out = "".join(parts)
+        out = out if b is None else out[: max(b - a, 0)]
+        if not isinstance(key, slice) and not out:
+            raise IndexError(f"offset {a} is past the text read")
+        return out
+
+
+def iter_stream_chunks(
+    pieces: Iterable[str], doc: str = "", settings: Settings = DEFAULTS
+) -> Iterator[Chunk]:
+    """:func:`iter_chunks` of the text whose pieces are ``pieces``, read lazily: the same
+    chunks (offsets in the joined text), holding only the lines of the paragraphs being cut."""
+    return iter_chunks(cast(str, _StreamText(pieces)), doc, settings)
+
+
+def iter_document_chunks(
+    path: Path | str,
+    root: Path | str,
+    settings: Settings = DEFAULTS,
+    stream_above: int | None = None,
+) -> tuple[DocumentMeta, Iterator[Chunk]]:
+    """A corpus file's fields and its chunks (lazily), as :func:`qa.corpus.read_document` and
+    :func:`chunk_document` give them. A file bigger than ``stream_above`` bytes (default
+    :data:`STREAM_ABOVE_BYTES`) is read and chunked as a stream
+    (:func:`qa.corpus.stream_document`, :func:`iter_stream_chunks`), so memory does not grow
+    with its size beyond its chunks. Raises :class:`qa.corpus.UnreadableError` as
+    ``read_document`` does; the chunks of a streamed file raise it if the file changes while
+    they are read."""
+    path, root = Path(path), Path(root)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # read_document says why it cannot be read
+    if size <= (STREAM_ABOVE_BYTES if stream_above is None else stream_above):
+        d = read_document(path, root, settings)
+        meta = DocumentMeta(path=d.path, encoding=d.encoding, sha256=d.sha256, size=d.size)
+        return meta, iter_chunks(d.text, d.path, settings)
+    meta, pieces = stream_document(path, root, settings)
+    return meta, iter_stream_chunks(pieces, meta.path, settings)
+
+
+def read_chunks(
+    path: Path, root: Path, settings: Settings = DEFAULTS
+) -> tuple[DocumentMeta, list[Chunk]]:
+    """A file's fields and all its chunks (:func:`iter_document_chunks`): the reader that
+    :func:`qa.corpus.read_each` calls to read and chunk a whole corpus."""
+    meta, chunks = iter_document_chunks(path, root, settings)
+    return meta, list(chunks)

@@ -19,18 +19,24 @@ Encodings are detected without extra dependencies (``decode_bytes``):
 
 The encoding name returned is always a Python codec that decodes the raw bytes to the text
 (before cleaning), e.g. ``data.decode("utf-16")`` for a UTF-16 file with a BOM.
+
+``stream_document`` reads a big file in bounded memory with the same result: the encoding is
+chosen from the file's start and confirmed by decoding the whole file incrementally, then the
+cleaned text is handed out in pieces (``qa.chunk.iter_document_chunks`` chunks them).
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
 import os
 import stat
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from qa.settings import DEFAULTS, Settings
 from qa.text import is_cjk
@@ -143,6 +149,16 @@ class Document:
 
 
 @dataclass(frozen=True)
+class DocumentMeta:
+    """A document's fields but its text: what :func:`stream_document` knows before the text."""
+
+    path: str
+    encoding: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
 class Skipped:
     """A file of the corpus that was not read, and why (a human sentence)."""
 
@@ -189,9 +205,13 @@ def plausibility(text: str) -> float:
     return total / n if n else 1.0
 
 
-def _decode_strict(data: bytes, encoding: str) -> str | None:
+def _decode_strict(data: bytes, encoding: str, final: bool = True) -> str | None:
+    """``data`` decoded, or None if it is not valid in ``encoding``. ``final=False``: ``data``
+    is the start of a longer text, a character cut at its end is no error (and left out)."""
     try:
-        return data.decode(encoding)
+        if final:
+            return data.decode(encoding)
+        return codecs.getincrementaldecoder(encoding)("strict").decode(data, final=False)
     except (UnicodeDecodeError, LookupError):
         return None
 
@@ -220,37 +240,43 @@ def _utf16_without_bom(data: bytes) -> str | None:
     return None
 
 
-def decode_bytes(data: bytes) -> tuple[str, str]:
+def decode_bytes(
+    data: bytes, *, final: bool = True, exclude: frozenset[str] = frozenset()
+) -> tuple[str, str]:
     """Decode a file's bytes: ``(text, encoding)``, or raise :class:`UnreadableError`.
 
     ``text`` is the raw decoding (BOM removed, nothing else cleaned: see :func:`clean_text`);
     ``encoding`` is a Python codec name with ``data.decode(encoding) == text``.
+
+    For streaming (:func:`stream_document`): ``final=False`` reads ``data`` as the start of a
+    longer file (a character cut at its end is no error), and the encodings in ``exclude``
+    (known to fail later in the file) are not candidates.
     """
     if not data:
         return "", "utf-8"
     for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            text = _decode_strict(data, encoding)
+        if data.startswith(bom) and encoding not in exclude:
+            text = _decode_strict(data, encoding, final)
             if text is not None:
                 return text, encoding
             # a damaged or accidental mark (b"\xff\xfe\x00\x00" may also be UTF-16 + NUL):
             # try the shorter marks, then the other rules
     if b"\x00" in data:
         encoding16 = _utf16_without_bom(data)
-        if encoding16 is not None:
-            text = _decode_strict(data, encoding16)
+        if encoding16 is not None and encoding16 not in exclude:
+            text = _decode_strict(data, encoding16, final)
             if text is not None and _looks_like_text(text):
                 return text, encoding16
         raise UnreadableError(BINARY)
-    text = _decode_strict(data, "utf-8")
+    text = _decode_strict(data, "utf-8", final) if "utf-8" not in exclude else None
     if text is not None:
         return text, "utf-8"
     best: tuple[float, str, str] | None = None
     decoded: set[str] = set()
     for encoding in _LEGACY:
-        if encoding == "cp950" and "big5" in decoded:
+        if encoding in exclude or (encoding == "cp950" and "big5" in decoded):
             continue  # cp950 extends big5: the same text when big5 succeeded
-        text = _decode_strict(data, encoding)
+        text = _decode_strict(data, encoding, final)
         if text is None or not _looks_like_text(text):
             continue
         decoded.add(encoding)
@@ -316,11 +342,8 @@ def _read_bytes(path: Path, limit: int) -> bytes:
         return f.read(limit + 1)
 
 
-def read_document(path: Path, root: Path, settings: Settings = DEFAULTS) -> Document:
-    """Read one file of the corpus rooted at ``root``; raise :class:`UnreadableError` (with a
-    human reason) when it is a link out of the corpus, not a regular file, too big, empty,
-    unreadable, binary or not text in any supported encoding."""
-    path, root = Path(path), Path(root)
+def _checked(path: Path, root: Path, settings: Settings) -> str:
+    """The checks made before a file is read; its path relative to ``root``."""
     rel = _relative(path, root)
     if _shown(rel) != rel:
         raise UnreadableError("file name is not valid UTF-8 (rename the file)")
@@ -332,8 +355,20 @@ def read_document(path: Path, root: Path, settings: Settings = DEFAULTS) -> Docu
             raise IsADirectoryError(path)
         if not stat.S_ISREG(st.st_mode):
             raise UnreadableError("cannot be read: not a regular file")
-        if st.st_size > settings.max_file_bytes:
-            raise UnreadableError(f"larger than {_size_text(settings.max_file_bytes)}")
+    except OSError as err:
+        raise UnreadableError(_os_reason(err)) from err
+    if st.st_size > settings.max_file_bytes:
+        raise UnreadableError(f"larger than {_size_text(settings.max_file_bytes)}")
+    return rel
+
+
+def read_document(path: Path, root: Path, settings: Settings = DEFAULTS) -> Document:
+    """Read one file of the corpus rooted at ``root``; raise :class:`UnreadableError` (with a
+    human reason) when it is a link out of the corpus, not a regular file, too big, empty,
+    unreadable, binary or not text in any supported encoding."""
+    path, root = Path(path), Path(root)
+    rel = _checked(path, root, settings)
+    try:
         data = _read_bytes(path, settings.max_file_bytes)
     except OSError as err:
         raise UnreadableError(_os_reason(err)) from err
@@ -352,6 +387,151 @@ def read_document(path: Path, root: Path, settings: Settings = DEFAULTS) -> Docu
         sha256=hashlib.sha256(data).hexdigest(),
         size=len(data),
     )
+
+
+# ----------------------------------------------------------------------------- streaming
+
+#: Streaming chooses the encoding from this much of the file's start: every candidate encoding
+#: takes at most 4 bytes a character, so each decodes at least the ``_SAMPLE_CHARS`` that
+#: :func:`decode_bytes` scores, and the choice is the one the whole file would give unless the
+#: chosen encoding fails later in the file (then it is ruled out and the choice made again).
+_PREFIX_BYTES = 128 * 1024
+#: Streaming reads and decodes the file in blocks of this many bytes.
+_BLOCK_BYTES = 1 << 20
+_BOM_CODECS = frozenset(encoding for _, encoding in _BOMS)
+CHANGED = "changed while it was being read (build again)"
+
+
+class _NeedWhole(Exception):
+    """Only the whole file can decide (NUL bytes: UTF-16 without BOM, or binary)."""
+
+
+def _file_blocks(path: Path, block_bytes: int) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while block := f.read(block_bytes):
+            yield block
+
+
+def _decoded(blocks: Iterator[bytes], encoding: str) -> Iterator[str]:
+    """``blocks`` decoded incrementally (``UnicodeDecodeError`` where they are not valid)."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    for block in blocks:
+        yield decoder.decode(block)
+    yield decoder.decode(b"", final=True)
+
+
+def _cleaned(pieces: Iterator[str]) -> Iterator[str]:
+    """:func:`clean_text` of a text given in pieces, in pieces (a "\r" that ends a piece waits
+    for the next one: it may start a "\r\n")."""
+    first = True
+    carry = ""
+    for piece in pieces:
+        piece = carry + piece
+        carry = ""
+        if first and piece:
+            first = False
+            if piece.startswith("\ufeff"):
+                piece = piece[1:]
+        if piece.endswith("\r"):
+            piece, carry = piece[:-1], "\r"
+        if piece:
+            yield piece.replace("\r\n", "\n").translate(_CLEAN_TABLE)
+    if carry:
+        yield carry.translate(_CLEAN_TABLE)
+
+
+def _scan(path: Path, encoding: str, settings: Settings, block_bytes: int) -> tuple[str, int]:
+    """One pass over the file: ``(sha256, size)`` once it decodes in ``encoding`` throughout
+    (else ``UnicodeDecodeError``) and holds some text."""
+    h = hashlib.sha256()
+    size = 0
+    nul_is_binary = encoding not in _BOM_CODECS
+
+    def blocks() -> Iterator[bytes]:
+        nonlocal size
+        for block in _file_blocks(path, block_bytes):
+            size += len(block)
+            if size > settings.max_file_bytes:
+                raise UnreadableError(f"larger than {_size_text(settings.max_file_bytes)}")
+            if nul_is_binary and b"\x00" in block:
+                raise _NeedWhole
+            h.update(block)
+            yield block
+
+    has_text = False
+    for piece in _cleaned(_decoded(blocks(), encoding)):
+        if not has_text and piece and not piece.isspace():
+            has_text = True
+    if not size:
+        raise UnreadableError(EMPTY)
+    if not has_text:
+        raise UnreadableError("no text (only white space)")
+    return h.hexdigest(), size
+
+
+def _pieces(path: Path, meta: DocumentMeta, block_bytes: int) -> Iterator[str]:
+    """The cleaned text of the file in pieces (read again; :data:`CHANGED` if it changed)."""
+    h = hashlib.sha256()
+
+    def blocks() -> Iterator[bytes]:
+        for block in _file_blocks(path, block_bytes):
+            h.update(block)
+            yield block
+
+    try:
+        yield from _cleaned(_decoded(blocks(), meta.encoding))
+    except (UnicodeDecodeError, OSError) as err:
+        raise UnreadableError(CHANGED) from err
+    if h.hexdigest() != meta.sha256:
+        raise UnreadableError(CHANGED)
+
+
+def stream_document(
+    path: Path, root: Path, settings: Settings = DEFAULTS, block_bytes: int = _BLOCK_BYTES
+) -> tuple[DocumentMeta, Iterator[str]]:
+    """Read one file of the corpus as a stream, in memory bounded by ``block_bytes``: its
+    fields now, and its cleaned text lazily in pieces (the file is read again).
+
+    The result is :func:`read_document`'s: the same skip reasons, the same encoding, and the
+    pieces joined are its ``text``. The encoding is chosen from the file's start
+    (``_PREFIX_BYTES``) and confirmed by decoding the whole file incrementally; one that fails
+    later is ruled out and the choice made again, as :func:`decode_bytes` would on the whole
+    file. Small files, and files with NUL bytes but no byte-order mark (UTF-16 without BOM,
+    binary), are read whole. The pieces raise :class:`UnreadableError` (:data:`CHANGED`) if the
+    file changed since its fields were read."""
+    path, root = Path(path), Path(root)
+    rel = _checked(path, root, settings)
+    try:
+        with open(path, "rb") as f:
+            prefix = f.read(_PREFIX_BYTES)
+        exclude: set[str] = set()
+        while len(prefix) == _PREFIX_BYTES:
+            try:
+                _, encoding = decode_bytes(prefix, final=False, exclude=frozenset(exclude))
+            except UnreadableError:
+                if b"\x00" in prefix:
+                    break
+                raise
+            if encoding not in _BOM_CODECS and b"\x00" in prefix:
+                break
+            try:
+                sha, size = _scan(path, encoding, settings, block_bytes)
+            except UnicodeDecodeError:
+                log.info("%s: not %s after all, choosing again", rel, encoding)
+                exclude.add(encoding)
+                continue
+            meta = DocumentMeta(path=rel, encoding=encoding, sha256=sha, size=size)
+            return meta, _pieces(path, meta, block_bytes)
+    except _NeedWhole:
+        pass
+    except OSError as err:
+        raise UnreadableError(_os_reason(err)) from err
+    doc = read_document(path, root, settings)
+    meta = DocumentMeta(path=doc.path, encoding=doc.encoding, sha256=doc.sha256, size=doc.size)
+    return meta, iter((doc.text,))
+
+
+# ----------------------------------------------------------------------------- corpus
 
 
 def _wanted(name: str, settings: Settings) -> bool:
@@ -387,15 +567,27 @@ def list_files(root: Path, settings: Settings = DEFAULTS) -> list[Path]:
 def read_corpus(root: Path, settings: Settings = DEFAULTS) -> tuple[list[Document], list[Skipped]]:
     """Read every file of the corpus: the documents read and the files skipped (each logged as
     a warning on logger ``"qa"``). Raises ``FileNotFoundError`` only if ``root`` is no folder."""
+    return read_each(root, read_document, settings)
+
+
+_T = TypeVar("_T")
+
+
+def read_each(
+    root: Path, read: Callable[[Path, Path, Settings], _T], settings: Settings = DEFAULTS
+) -> tuple[list[_T], list[Skipped]]:
+    """:func:`read_corpus` with another reader: ``read(path, root, settings)`` for each file
+    (e.g. :func:`qa.chunk.read_chunks`, which streams big files); a file whose ``read`` raises
+    :class:`UnreadableError` (or anything else) is skipped."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"corpus folder not found: {root}")
-    docs: list[Document] = []
+    docs: list[_T] = []
     skipped: list[Skipped] = []
     for item in _walk(root, settings):
         if isinstance(item, Path):
             try:
-                docs.append(read_document(item, root, settings))
+                docs.append(read(item, root, settings))
                 continue
             except UnreadableError as err:
                 item = Skipped(_shown(_relative(item, root)), err.reason)

@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from qa.chunk import CHUNKER_VERSION, Chunk, chunk_document
-from qa.corpus import Skipped, read_corpus
+from qa.chunk import CHUNKER_VERSION, Chunk, read_chunks
+from qa.corpus import Skipped, read_each
 from qa.embed import Embedder, get_embedder
 from qa.lexical import LexicalIndex, analyze
 from qa.settings import DEFAULTS, Settings
@@ -157,6 +157,21 @@ def _write_file(path: Path, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+
+
+def _write_dense(dense: Any, path: Path) -> None:
+    """Write a flat FAISS index, failing as a Python write does (``OSError``): faiss raises
+    ``RuntimeError`` when a write fails, and a failed last flush (a full disk) it only prints,
+    leaving a cut file; so the size written is checked too."""
+    import faiss
+
+    try:
+        faiss.write_index(dense, str(path))
+    except RuntimeError as e:
+        raise OSError(f"cannot write {path}: {str(e).split('failed: ')[-1]}") from None
+    header = int(faiss.serialize_index(type(dense)(dense.d)).size)  # an empty flat index
+    if path.stat().st_size != header + 4 * dense.d * dense.ntotal:
+        raise OSError(f"cannot write {path}: the file is incomplete (is the disk full?)")
 
 
 @dataclass
@@ -418,11 +433,12 @@ def build_index(
 
     with build_lock(folder, wait=wait):
         report(0.0, "reading documents")
-        docs, skipped = read_corpus(corpus, settings)
-        report(0.05, f"chunking {len(docs)} document(s)")
-        chunks: list[Chunk] = []
-        for d in docs:
-            chunks.extend(chunk_document(d, settings))
+        # big files are read and chunked as a stream (qa.chunk.iter_document_chunks)
+        read, skipped = read_each(corpus, read_chunks, settings)
+        docs = [meta for meta, _ in read]
+        chunks: list[Chunk] = [c for _, doc_chunks in read for c in doc_chunks]
+        del read
+        report(0.05, f"chunked {len(docs)} document(s)")
         report(0.1, "loading the embedding model")
         emb.warm_up()
         fingerprint = emb.fingerprint
@@ -457,7 +473,7 @@ def build_index(
         tmp.mkdir(parents=True)
         dense = faiss.IndexFlatIP(dim)
         dense.add(vecs)
-        faiss.write_index(dense, str(tmp / DENSE))
+        _write_dense(dense, tmp / DENSE)
         LexicalIndex.build([analyze(c.section + "\n" + c.text) for c in chunks]).save(tmp)
         _write_file(
             tmp / CHUNKS,
@@ -494,10 +510,9 @@ def build_index(
         }
         raw = json.dumps(manifest, ensure_ascii=False, indent=1).encode()
         _write_file(tmp / MANIFEST, raw)
-        for p in tmp.iterdir():
-            if p.suffix == ".npy":  # np.save does not fsync
-                with p.open("rb") as f:
-                    os.fsync(f.fileno())
+        for p in tmp.iterdir():  # faiss, np.save and json.dump do not fsync
+            with p.open("rb") as f:
+                os.fsync(f.fileno())
         _fsync_dir(tmp)
         final = folder / version
         os.rename(tmp, final)
