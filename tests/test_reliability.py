@@ -25,7 +25,9 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import hypothesis
 import pytest
+from hypothesis import strategies as hst
 
 import qa.chunk
 import qa.corpus
@@ -112,6 +114,19 @@ def test_stream_chunks_are_the_whole_text_chunks(seed: int) -> None:
         for st in (DEFAULTS, SMALL):
             want = chunk_text(text, "d.txt", st)
             assert list(iter_stream_chunks(_split(rng, text), "d.txt", st)) == want, text[:80]
+
+
+@pytest.mark.unit
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(
+    text=hst.text(max_size=300) | hst.lists(hst.sampled_from(_PIECES), max_size=80).map("".join),
+    cuts=hst.lists(hst.integers(min_value=0, max_value=300), max_size=12),
+)
+def test_stream_chunks_property(text: str, cuts: list[int]) -> None:
+    bounds = sorted({min(c, len(text)) for c in cuts})
+    pieces = [text[a:b] for a, b in zip([0, *bounds], [*bounds, len(text)], strict=True)]
+    assert "".join(pieces) == text
+    assert list(iter_stream_chunks(pieces, "d.txt", SMALL)) == chunk_text(text, "d.txt", SMALL)
 
 
 _TRAD = "廣州公安堅持不懈用習近平新時代中國特色社會主義思想凝心鑄魂，五年來取得顯著成績。\n\n"
