@@ -474,7 +474,11 @@ def build_index(
         dense = faiss.IndexFlatIP(dim)
         dense.add(vecs)
         _write_dense(dense, tmp / DENSE)
-        LexicalIndex.build([analyze(c.section + "\n" + c.text) for c in chunks]).save(tmp)
+        lexical = LexicalIndex.build([analyze(c.section + "\n" + c.text) for c in chunks])
+        try:
+            lexical.save(tmp)
+        except OSError as e:  # numpy's message alone ("N requested and M written") is unclear
+            raise OSError(f"cannot write the lexical index in {tmp}: {e}") from e
         _write_file(
             tmp / CHUNKS,
             "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks).encode(),
