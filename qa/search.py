@@ -12,6 +12,7 @@ picks up a rebuilt index (``reload``) without ever serving a half-loaded one."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import re
@@ -126,6 +127,7 @@ class Fused:
     fused: np.ndarray
     dense: np.ndarray  # cosine similarity
     lexical: np.ndarray  # BM25 normalised by the query's best BM25 score
+    dense_z: np.ndarray  # cosine standardised over the dense side's candidates
     query: np.ndarray | None = None  # the question's vector, when the caller has it
 
 
@@ -168,19 +170,45 @@ def fuse(
     else:
         fused = dense_weight * dn + w * lex
     order = np.argsort(-fused, kind="stable")
-    return Fused(ids[order], fused[order], d[order], lex[order])
+    valid = dense_scores[dense_ids >= 0]
+    mu = float(valid.mean()) if valid.size else 0.0
+    sd = max(float(valid.std()) if valid.size else 0.0, 0.01)
+    return Fused(ids[order], fused[order], d[order], lex[order], (d[order] - mu) / sd)
 
 
-CONFIDENCE_FEATURES = ("dense", "lexical_coverage", "margin", "sentence", "top")
+CONFIDENCE_FEATURES = (
+    "dense",
+    "lexical_coverage",
+    "margin",
+    "sentence",
+    "top",
+    "dense_z",
+    "dense_gap",
+)
+#: The features that do not depend on lexical matches or on the level of cosines (which is
+#: lower across languages): the model for a passage in another script than the question.
+DENSE_ONLY = (5, 6, 4)
 
 
 def confidence_features(f: Fused, rank: int, coverage: float, sentence: float) -> np.ndarray:
     """The features the confidence model reads for the candidate at ``rank``: its dense
     cosine, the share of the question's lexical IDF mass it contains, its fused-score margin
-    over the next candidate, the highlighter's best-sentence score, and whether it ranks first."""
+    over the next candidate, the highlighter's best-sentence score, whether it ranks first,
+    its cosine standardised over the dense candidates, and its standardised lead over the best
+    other candidate."""
     nxt = float(f.fused[rank + 1]) if rank + 1 < len(f.fused) else 0.0
+    others = np.delete(f.dense_z, rank)
+    gap = float(f.dense_z[rank] - others.max()) if others.size else 0.0
     return np.array(
-        [float(f.dense[rank]), coverage, float(f.fused[rank]) - nxt, sentence, float(rank == 0)],
+        [
+            float(f.dense[rank]),
+            coverage,
+            float(f.fused[rank]) - nxt,
+            sentence,
+            float(rank == 0),
+            float(f.dense_z[rank]),
+            gap,
+        ],
         dtype=np.float64,
     )
 
@@ -208,13 +236,16 @@ class ConfidenceModel:
     def predict(self, features: np.ndarray, cross_script: bool = False) -> float:
         """Probability in [0, 1]."""
         if cross_script:
-            x = self.dense_bias + float(self.dense_weights @ features[[0, 2, 4]])
+            x = self.dense_bias + float(self.dense_weights @ features[list(DENSE_ONLY)])
         else:
             x = self.bias + float(self.weights @ features)
         return 1.0 / (1.0 + math.exp(-max(min(x, 50.0), -50.0)))
 
 
-CONFIDENCE = ConfidenceModel()
+@functools.lru_cache(maxsize=1)
+def confidence_model() -> ConfidenceModel:
+    """The shipped confidence model, loaded once."""
+    return ConfidenceModel()
 
 
 class Scored(NamedTuple):
@@ -380,7 +411,7 @@ class Retriever:
                     end=c.end,
                     highlights=list(s.highlight.spans),
                     answer=s.highlight.answer,
-                    confidence=CONFIDENCE.predict(s.features, cross_script=s.cross_script),
+                    confidence=confidence_model().predict(s.features, s.cross_script),
                     chunk=s.chunk,
                 )
             )
