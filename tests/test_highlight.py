@@ -385,4 +385,91 @@ def test_weights_file_is_valid_and_names_known_features() -> None:
         model = data[key]
         assert set(model["features"]) <= known
         assert len(model["features"]) == len(model["weights"])
-    assert set(data["answer_methods"]) <= set(hl.ANSWER_METHODS)
+    assert set(data.get("answer_methods", [])) <= set(hl.ANSWER_METHODS)
+    assert hl.TRUSTED_METHODS <= set(hl.ANSWER_METHODS)
+
+
+# --------------------------------------------------------------------------------------------
+# answer words by alignment: what stands where the question word stands
+
+GZ_SENTENCE = (
+    "——推进大要案件攻坚，集中开展为期三年的扫黑除恶专项斗争，累计打掉涉黑组织32个、"
+    "涉恶犯罪集团115个，扫黑除恶成绩连续五年排名全省第一。"
+)
+GZ_SUMMARY = (
+    "全市刑事立案数同比2019年下降15.2%，扫黑除恶成绩连续五年排名全省第一，全国首创“随时随地、"
+    "刷脸办事、无证办事”特色政务服务模式……广州市民的安全感、治安满意度连续多年提升并保持在高位。"
+)
+
+
+@pytest.mark.parametrize(
+    "question, text, gold",
+    [
+        # 连续 [几]年 排名全省第一 aligns with 连续 [五年] 排名全省第一, not the first number
+        ("扫黑除恶成绩连续几年排名全省第一？", GZ_SENTENCE, "五年"),
+        ("全市刑事立案数同比2019年下降了多少？", GZ_SUMMARY, "15.2%"),
+        (
+            "掃黑除惡成績連續幾年排名全省第一？",
+            GZ_SENTENCE.replace("扫黑除恶成绩连续", "掃黑除惡成績連續"),
+            "五年",
+        ),
+        ("累计打掉涉黑组织多少个？", GZ_SENTENCE, "32个"),
+        # the noun after the question word belongs to the answer
+        ("昌昌是什么王国的首都？", "昌昌为奇穆王国的首都，于850年至1470年间逐渐建成。", "奇穆王国"),
+        # a range is one answer
+        ("非洲猴面包树的果实长多少厘米？", "非洲猴面包树的果实长约15至20厘米。", "15至20厘米"),
+        # a name runs longer than the dictionary's tags: the short slot holding it
+        (
+            "克伦贝格尔的妻子是谁？",
+            "克伦贝格尔先生的妻子是伊丽莎白·克伦贝格尔-乔西，育有两子。",
+            "伊丽莎白·克伦贝格尔-乔西",
+        ),
+        # a title keeps its brackets
+        (
+            "2016年林郁智以公路电影什么入围第53届金马奖最佳男配角奖？",
+            "2016年以公路电影《一路顺风》入围第53届金马奖最佳男配角奖。",
+            "《一路顺风》",
+        ),
+        ("山海關位於哪裡？", TW_TEXT, "河北省秦皇島市"),
+        (
+            "When did the museum open?",
+            "The museum opened in 1998 and holds about 40,000 objects.",
+            "1998",
+        ),
+        (
+            "Who founded the company?",
+            "Steve Jobs founded the company in a garage. It grew fast.",
+            "Steve Jobs",
+        ),
+        (
+            "Who founded Microsoft?",
+            "Microsoft was founded by Bill Gates and Paul Allen in 1975. It is based in Redmond.",
+            "Bill Gates and Paul Allen",
+        ),
+    ],
+)
+def test_answer_words_by_alignment(question: str, text: str, gold: str) -> None:
+    h = highlight(question, text)
+    check_invariants(h, text)
+    assert answer(h, text) == gold
+
+
+@pytest.mark.parametrize(
+    "question, text",
+    [
+        ("丙烯颜料有毒吗？", "丙烯颜料有轻微毒性。"),  # yes or no: the sentence answers
+        ("长城为什么很长？", "长城很长，因为它连接了各国的城墙。"),  # why: a clause
+        ("美庐别墅是怎么得名的？", "蒋中正在巨石上题刻“美庐”二字，这幢别墅由此得名。"),
+    ],
+)
+def test_no_answer_words_for_yes_no_how_and_why(question: str, text: str) -> None:
+    h = highlight(question, text)
+    check_invariants(h, text)
+    assert h.answer is None
+
+
+@pytest.mark.skipif(not CMRC.exists(), reason="CMRC 2018 trial data not present")
+def test_cmrc_trial_answers_lie_in_the_first_span() -> None:
+    for p in _cmrc()[:60]:
+        for q in p.questions:
+            check_invariants(highlight(q.question, p.context), p.context)
