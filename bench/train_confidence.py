@@ -27,10 +27,11 @@ from sklearn.model_selection import GroupKFold
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import cmrc_index, doc_name
 
+from qa import search
 from qa.search import CONFIDENCE_FEATURES, ConfidenceModel, Retriever, clean_question
 
 K = 3
-DENSE_ONLY = [0, 2, 4]  # dense, margin, top: what a cross-script passage has
+DENSE_ONLY = list(search.DENSE_ONLY)  # what a passage in another script than the question has
 
 
 def collect(r: Retriever, paras) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -97,11 +98,19 @@ def main() -> None:
                     }
                 )
         brier = float(np.mean((p - y) ** 2))
+        by_threshold = {
+            f"{th:.1f}": {
+                "answered": float(np.mean((p[ans] >= th) & (y[ans] == 1))),
+                "refused": float(np.mean(p[unans] < th)),
+            }
+            for th in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+        }
         results[name] = {
             "answerable_correctly_answered": answered,
             "unanswerable_correctly_refused": refused,
             "balanced_accuracy": (answered + refused) / 2,
             "brier": brier,
+            "by_threshold": by_threshold,
             "reliability": bins,
         }
         print(name, json.dumps(results[name], indent=1), file=sys.stderr)

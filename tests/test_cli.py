@@ -1,0 +1,77 @@
+"""The ``qa`` command line, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def qa(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "qa", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+        env=env,
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    work = tmp_path_factory.mktemp("cli")
+    corpus = work / "corpus"
+    corpus.mkdir()
+    (corpus / "library.txt").write_text(
+        "黄埔图书馆\n\n黄埔图书馆于2015年3月开放，藏书约120万册。\n\n馆内设有少儿阅览室。",
+        encoding="utf-8",
+    )
+    (corpus / "gbk.txt").write_bytes("番禺区的地铁站有十二个。".encode("gbk"))
+    (corpus / "junk.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00binary")
+    r = qa("build", "--corpus", str(corpus), "--index", str(work / "index"))
+    return work, r
+
+
+def test_build_prints_summary(built):
+    _, r = built
+    assert r.returncode == 0, r.stderr
+    assert "indexed 2 file(s)" in r.stdout
+    assert "skipped 1 file(s)" in r.stdout and "junk.txt" in r.stdout
+    assert "embedded" in r.stdout
+
+
+def test_ask_json(built):
+    work, _ = built
+    r = qa("ask", "黄埔图书馆什么时候开放？", "--index", str(work / "index"), "-k", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    hits = json.loads(r.stdout)
+    assert len(hits) == 2
+    top = hits[0]
+    assert top["doc"] == "library.txt" and top["section"] == "黄埔图书馆"
+    s, e = top["highlights"][0]
+    assert "2015年3月" in top["text"][s:e]
+    assert 0 <= top["confidence"] <= 1
+
+
+def test_ask_readable_marks_sentence(built):
+    work, _ = built
+    r = qa("ask", "番禺区有几个地铁站？", "--index", str(work / "index"), "-k", "1")
+    assert r.returncode == 0, r.stderr
+    assert "gbk.txt" in r.stdout and "[[" in r.stdout and "]]" in r.stdout
+
+
+def test_errors_are_one_line(built, tmp_path):
+    work, _ = built
+    r = qa("ask", "   ", "--index", str(work / "index"))
+    assert r.returncode == 1 and r.stderr.startswith("qa: error:") and "Traceback" not in r.stderr
+    r = qa("ask", "问题", "--index", str(tmp_path / "none"))
+    assert r.returncode == 1 and "qa build" in r.stderr and "Traceback" not in r.stderr
+    r = qa("build", "--corpus", str(tmp_path / "missing"), "--index", str(tmp_path / "i"))
+    assert r.returncode == 1 and "does not exist" in r.stderr
