@@ -46,7 +46,7 @@ def collect(r: Retriever, paras) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
             for answerable in (True, False):
                 scored = r.score(question, K, exclude_docs=() if answerable else (gold,))
                 for rank, s in enumerate(scored):
-                    c = r.index.chunks[s.chunk]
+                    c = s.record
                     feats.append(s.features)
                     labels.append(int(c.doc == gold and any(a in c.text for a in q.answers)))
                     groups.append(p.title or str(pi))

@@ -24,12 +24,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from qa.chunk import Chunk
 from qa.embed import Embedder, get_embedder
-from qa.highlight import Highlight, highlight
+from qa.highlight import Highlight, highlight, question_terms
 from qa.index import CURRENT, LoadedIndex, check_model, load_index
 from qa.lexical import analyze
 from qa.settings import DEFAULTS, Settings
-from qa.text import script_of, split_sentences
+from qa.text import char_ngrams, script_of, split_sentences
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,18 @@ def clean_question(question: str, settings: Settings = DEFAULTS) -> str:
     if not q:
         raise ValueError("the question is empty: type a question about the documents")
     return q
+
+
+def content_terms(question: str) -> list[str]:
+    """The lexical terms of the question's content words (question words such as 什么/哪/who
+    and particles left out): each word and the character bigrams inside it. What the
+    confidence model's lexical coverage counts, so that it does not depend on how many of
+    the question's function words happen to occur in the corpus."""
+    terms: list[str] = []
+    for w in question_terms(question):
+        terms.append(w)
+        terms.extend("#" + g for g in char_ngrams(w, 2) if len(g) == 2)
+    return terms
 
 
 _FOLLOWUP_ZH = re.compile(r"^(那|那么|还有|另外|然后)|呢[\s？?。]*$|^(它|他|她|其|该|这|此)|它")
@@ -252,6 +265,7 @@ class Scored(NamedTuple):
     """A candidate before it becomes a :class:`Hit`."""
 
     chunk: int
+    record: Chunk
     score: float
     features: np.ndarray
     highlight: Highlight
@@ -270,8 +284,9 @@ class Retriever:
         self.folder = Path(index)
         self.settings = settings
         self._embedder = embedder
-        self._index: LoadedIndex | None = None
-        self._scripts: np.ndarray | None = None
+        # the loaded index and the script of each chunk, replaced together as one tuple so
+        # that a question never sees parts of two versions
+        self._state: tuple[LoadedIndex, np.ndarray] | None = None
         self._pointer: bytes | None = None
         self._lock = threading.Lock()
 
@@ -285,10 +300,15 @@ class Retriever:
     @property
     def index(self) -> LoadedIndex:
         """The loaded index (loading it on first use)."""
-        if self._index is None:
+        return self._snapshot()[0]
+
+    def _snapshot(self) -> tuple[LoadedIndex, np.ndarray]:
+        state = self._state
+        if state is None:
             self.reload()
-        assert self._index is not None
-        return self._index
+            state = self._state
+        assert state is not None
+        return state
 
     def _read_pointer(self) -> bytes | None:
         try:
@@ -306,7 +326,7 @@ class Retriever:
         replaces the old one only once fully loaded and checked. Returns True if it changed."""
         with self._lock:
             pointer = self._read_pointer()
-            if not force and self._index is not None and pointer == self._pointer:
+            if not force and self._state is not None and pointer == self._pointer:
                 return False
             new = load_index(self.folder)
             emb = self._embedder or get_embedder(new.model, self.settings)
@@ -320,19 +340,23 @@ class Retriever:
                 torch.set_num_threads(self.settings.query_threads)
             self._embedder = emb
             scripts = np.array([script_of(c.text) for c in new.chunks])
-            self._index, self._scripts, self._pointer = new, scripts, pointer
+            self._state, self._pointer = (new, scripts), pointer
             return True
 
     def refresh(self) -> None:
         """Reload if a build has swapped in a new version since the last load (cheap check)."""
-        if self._index is None or self._read_pointer() != self._pointer:
+        if self._state is None or self._read_pointer() != self._pointer:
             self.reload()
 
-    def rank(self, question: str, exclude_docs: Collection[str] = ()) -> Fused:
+    def rank(
+        self,
+        question: str,
+        exclude_docs: Collection[str] = (),
+        state: tuple[LoadedIndex, np.ndarray] | None = None,
+    ) -> Fused:
         """Fused candidate scores for a cleaned question (no highlighting), leaving out the
         chunks of ``exclude_docs`` (as if those documents were not in the corpus)."""
-        idx, scripts = self.index, self._scripts
-        assert scripts is not None
+        idx, scripts = state or self._snapshot()
         n = len(idx.chunks)
         qvec = self.embedder.embed_queries([question])
         cand = min(self.settings.candidates, n)
@@ -359,13 +383,12 @@ class Retriever:
     def score(self, question: str, k: int, exclude_docs: Collection[str] = ()) -> list[Scored]:
         """The top ``k`` candidates of a cleaned question with their highlight and the
         features the confidence model reads (what :meth:`run` turns into hits)."""
-        idx, scripts = self.index, self._scripts
-        assert scripts is not None
+        idx, scripts = state = self._snapshot()
         if not idx.chunks:
             return []
-        f = self.rank(question, exclude_docs)
+        f = self.rank(question, exclude_docs, state)
         top = f.ids[:k]
-        coverage = idx.lexical.coverage(analyze(question), top)
+        coverage = idx.lexical.coverage(content_terms(question), top)
         qscript = script_of(question)
         crosses = [qscript != "other" and scripts[int(i)] != qscript for i in top]
         out = []
@@ -378,7 +401,16 @@ class Retriever:
             feats = confidence_features(
                 f, rank, float(coverage[rank]), h.scores[0] if h.scores else 0.0
             )
-            out.append(Scored(int(i), float(f.fused[rank]), feats, h, bool(crosses[rank])))
+            out.append(
+                Scored(
+                    int(i),
+                    idx.chunks[int(i)],
+                    float(f.fused[rank]),
+                    feats,
+                    h,
+                    bool(crosses[rank]),
+                )
+            )
         return out
 
     def _sentence_sims(self, qvec: np.ndarray, text: str) -> list[float]:
@@ -397,10 +429,9 @@ class Retriever:
         k = k or self.settings.top_k
         if k < 1:
             raise ValueError("k must be at least 1")
-        chunks = self.index.chunks
         hits = []
         for s in self.score(q, k, exclude_docs):
-            c = chunks[s.chunk]
+            c = s.record
             hits.append(
                 Hit(
                     text=c.text,
