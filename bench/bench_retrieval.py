@@ -98,7 +98,7 @@ def main() -> None:
     )
 
     # the full path, with highlighting and latency
-    lat, hl_hit, em, f1, ranked = [], 0, 0.0, 0.0, []
+    lat, hl_hit, in_top, em, f1, ranked = [], 0, 0, 0.0, 0.0, []
     conf_right, conf_wrong = [], []
     for q, gold in questions:
         t = time.perf_counter()
@@ -108,6 +108,8 @@ def main() -> None:
         top = hits[0]
         right = top.doc == gold
         (conf_right if right else conf_wrong).append(top.confidence)
+        if right and any(a in top.text for a in q.answers):
+            in_top += 1
         if right and any(a in top.sentence for a in q.answers):
             hl_hit += 1
         if right:
@@ -117,7 +119,9 @@ def main() -> None:
     full = ranking_metrics(ranked, [g for _, g in questions])
     full.update(
         {
+            "top_passage_contains_answer": in_top / n,
             "first_highlight_contains_answer": hl_hit / n,
+            "first_highlight_contains_answer_when_top_passage_does": hl_hit / max(in_top, 1),
             "answer_em": em / n,
             "answer_f1": f1 / n,
             "latency_median_ms": 1000 * statistics.median(lat),
