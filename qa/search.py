@@ -17,6 +17,7 @@ import json
 import math
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -261,6 +262,10 @@ def confidence_model() -> ConfidenceModel:
     return ConfidenceModel()
 
 
+#: How many passages' sentence vectors a Retriever keeps (about 8 KB each).
+SENTENCE_CACHE_SIZE = 2048
+
+
 class Scored(NamedTuple):
     """A candidate before it becomes a :class:`Hit`."""
 
@@ -289,6 +294,8 @@ class Retriever:
         self._state: tuple[LoadedIndex, np.ndarray] | None = None
         self._pointer: bytes | None = None
         self._lock = threading.Lock()
+        self._sentence_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
@@ -416,10 +423,28 @@ class Retriever:
     def _sentence_sims(self, qvec: np.ndarray, text: str) -> list[float]:
         """Cosine of the question to each sentence of ``text`` (the highlighter's dense
         feature; the only evidence it has when question and passage differ in script)."""
+        vecs = self._sentence_vectors(text)
+        return [float(x) for x in vecs @ qvec] if len(vecs) else []
+
+    def _sentence_vectors(self, text: str) -> np.ndarray:
+        """The sentence vectors of a passage, kept in a small LRU cache: embedding them is the
+        most expensive step of a question, and popular passages come back."""
+        with self._cache_lock:
+            vecs = self._sentence_cache.get(text)
+            if vecs is not None:
+                self._sentence_cache.move_to_end(text)
+                return vecs
         sentences = [text[s:e] for s, e in split_sentences(text)]
-        if not sentences:
-            return []
-        return [float(x) for x in self.embedder.embed_passages(sentences) @ qvec]
+        vecs = (
+            self.embedder.embed_passages(sentences)
+            if sentences
+            else np.zeros((0, 0), dtype=np.float32)
+        )
+        with self._cache_lock:
+            self._sentence_cache[text] = vecs
+            while len(self._sentence_cache) > SENTENCE_CACHE_SIZE:
+                self._sentence_cache.popitem(last=False)
+        return vecs
 
     def run(
         self, question: str, k: int | None = None, exclude_docs: Collection[str] = ()

@@ -159,3 +159,17 @@ def test_followup_question_uses_previous_one(retriever):
     follow = "它的注册用户达到多少？"
     hits = retriever.run(contextualize(follow, [first]), k=1)
     assert "1.27亿" in hits[0].text
+
+
+@pytest.mark.integration
+def test_sentence_vectors_are_cached(retriever, monkeypatch):
+    q = "How many registered users does the police authentication platform have?"
+    first = retriever.run(q, k=2)
+    calls = []
+    real = retriever.embedder.embed_passages
+    monkeypatch.setattr(
+        retriever.embedder, "embed_passages", lambda t, **kw: calls.append(t) or real(t, **kw)
+    )
+    again = retriever.run(q, k=2)
+    assert calls == []  # cross-script hits reuse their cached sentence vectors
+    assert [h.highlights for h in again] == [h.highlights for h in first]
