@@ -320,7 +320,10 @@ def _question_words_mask(folded: str) -> tuple[str, tuple[int, int] | None]:
     return "".join(chars), first
 
 
+@lru_cache(maxsize=1024)
 def _analyse_question(question: str) -> _Question:
+    """The question's analysis (jieba, IDF, answer type), once per question: every passage of
+    a result list is highlighted against the same question. Callers must not mutate it."""
     folded = _fold(question)
     masked, qword = _question_words_mask(folded)
     terms: list[Token] = []
