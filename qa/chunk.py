@@ -51,7 +51,7 @@ import hashlib
 import re
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -61,7 +61,8 @@ from qa.settings import DEFAULTS, Settings
 from qa.text import SENTENCE_END, ends_sentence, is_cjk, split_sentences
 
 #: Bumped whenever the rules change the chunks of the same text (an index can store it).
-CHUNKER_VERSION = 1
+#: 2: chunks record whether they continue the previous chunk's paragraph (``continues``).
+CHUNKER_VERSION = 2
 #: Joins the headings of a section path, e.g. "Guide › Install".
 SECTION_SEPARATOR = " › "
 #: Joins two paragraphs merged into one chunk.
@@ -110,6 +111,9 @@ class Chunk:
     end: int  # offset just past the last character in Document.text
     ordinal: int  # 0-based position of the chunk in its document
     hash: str  # sha256 hex of the text (content hash: decides what is re-embedded)
+    # True when the chunk starts inside a long paragraph that the previous chunk began: the
+    # two join without a paragraph break (search shows such neighbours as one passage)
+    continues: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,7 @@ class _Piece:
     text: str
     start: int
     end: int
+    continues: bool = False  # a later part of a paragraph split at the size limit
 
 
 # ----------------------------------------------------------------------------- lines and units
@@ -466,12 +471,12 @@ def _pieces(text: str, sectioned: Iterable[tuple[str, int, _Para]], limit: int) 
         if len(ptext) <= limit:
             yield _Piece(section, section_id, ptext, para.lines[0][0], para.lines[-1][1])
             continue
-        for a, b in _pack(_small_spans(ptext, limit), limit):
+        for n, (a, b) in enumerate(_pack(_small_spans(ptext, limit), limit)):
             i = bisect_right(in_para, a) - 1
             j = bisect_right(in_para, b - 1) - 1
             start = in_doc[i] + a - in_para[i]
             end = in_doc[j] + b - in_para[j]
-            yield _Piece(section, section_id, ptext[a:b], start, end)
+            yield _Piece(section, section_id, ptext[a:b], start, end, continues=n > 0)
 
 
 def _merged(pieces: Iterable[_Piece], settings: Settings) -> Iterator[list[_Piece]]:
@@ -518,7 +523,23 @@ def iter_chunks(text: str, doc: str = "", settings: Settings = DEFAULTS) -> Iter
             end=group[-1].end,
             ordinal=ordinal,
             hash=hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest(),
+            continues=group[0].continues,
         )
+
+
+def join_chunks(chunks: Sequence[Chunk]) -> str:
+    """The text of consecutive chunks of one document as one passage: a chunk that continues
+    its predecessor's paragraph joins it as the paragraph had it (nothing between CJK text, a
+    space between words), otherwise a paragraph break."""
+    parts: list[str] = []
+    for prev, cur in zip([None, *chunks], chunks, strict=False):
+        if prev is not None:
+            if not cur.continues:
+                parts.append(PARAGRAPH_SEPARATOR)
+            elif cur.start > prev.end and prev.text and cur.text:
+                parts.append(_separator(prev.text, cur.text))
+        parts.append(cur.text)
+    return "".join(parts)
 
 
 def chunk_text(text: str, doc: str = "", settings: Settings = DEFAULTS) -> list[Chunk]:

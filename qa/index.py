@@ -203,11 +203,28 @@ class LoadedIndex:
         """The ids of ``doc``'s chunks, in document order."""
         return self._by_doc.get(doc, [])
 
+    def _position(self, i: int) -> tuple[list[int], int]:
+        ids = self._by_doc[self.chunks[i].doc]
+        pos = self.chunks[i].ordinal
+        if not (0 <= pos < len(ids) and ids[pos] == i):  # an index without ordinals in order
+            pos = ids.index(i)
+        return ids, pos
+
     def neighbours(self, i: int, before: int = 1, after: int = 1) -> list[Chunk]:
         """Chunk ``i`` with up to ``before``/``after`` chunks around it in its document."""
-        ids = self._by_doc[self.chunks[i].doc]
-        pos = ids.index(i)
+        ids, pos = self._position(i)
         return [self.chunks[j] for j in ids[max(0, pos - before) : pos + after + 1]]
+
+    def paragraph_window(self, i: int, each_side: int = 1) -> list[int]:
+        """The ids of chunk ``i`` and of up to ``each_side`` chunks before and after it that
+        belong to the same paragraph (a long paragraph cut at the size limit), in order."""
+        ids, pos = self._position(i)
+        lo = hi = pos
+        while pos - lo < each_side and lo > 0 and self.chunks[ids[lo]].continues:
+            lo -= 1
+        while hi - pos < each_side and hi + 1 < len(ids) and self.chunks[ids[hi + 1]].continues:
+            hi += 1
+        return ids[lo : hi + 1]
 
     def vectors(self) -> np.ndarray:
         """All passage vectors, in chunk order."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import math
 import re
@@ -25,7 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from qa.chunk import Chunk
+from qa.chunk import Chunk, join_chunks
 from qa.embed import Embedder, get_embedder
 from qa.highlight import Highlight, highlight, question_terms
 from qa.index import CURRENT, LoadedIndex, check_model, load_index
@@ -38,9 +39,12 @@ from qa.text import char_ngrams, script_of, split_sentences
 class Hit:
     """One retrieved passage.
 
-    ``start``/``end`` are offsets in the source document's cleaned text; ``highlights`` and
-    ``answer`` are ``(start, end)`` spans inside ``text``: ``highlights[0]`` is the sentence that
-    best answers the question, ``answer`` the exact answering words (or ``None``)."""
+    ``text`` is the retrieved chunk together with the chunks of the same paragraph around it
+    (``Settings.window``); ``start``/``end`` are its offsets in the source document's cleaned
+    text; ``highlights`` and ``answer`` are ``(start, end)`` spans inside ``text``:
+    ``highlights[0]`` is the sentence that best answers the question, ``answer`` the exact
+    answering words (or ``None``). ``chunk`` is the retrieved chunk's position in the index,
+    ``chunks`` the positions of all the chunks ``text`` joins."""
 
     text: str
     score: float
@@ -51,13 +55,15 @@ class Hit:
     highlights: list[tuple[int, int]]
     answer: tuple[int, int] | None
     confidence: float
-    chunk: int  # position of the chunk in the index (for neighbours/context)
+    chunk: int  # position of the retrieved chunk in the index (for neighbours/context)
+    chunks: tuple[int, ...] = ()  # the chunks ``text`` is made of, in order
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (spans as lists)."""
         d = asdict(self)
         d["highlights"] = [list(s) for s in self.highlights]
         d["answer"] = list(self.answer) if self.answer else None
+        d["chunks"] = list(self.chunks)
         return d
 
     @property
@@ -267,7 +273,8 @@ SENTENCE_CACHE_SIZE = 2048
 
 
 class Scored(NamedTuple):
-    """A candidate before it becomes a :class:`Hit`."""
+    """A candidate before it becomes a :class:`Hit`: ``record`` is the passage shown (the
+    retrieved chunk widened to its paragraph window), ``chunks`` the index ids it joins."""
 
     chunk: int
     record: Chunk
@@ -275,6 +282,7 @@ class Scored(NamedTuple):
     features: np.ndarray
     highlight: Highlight
     cross_script: bool
+    chunks: tuple[int, ...]
 
 
 class Retriever:
@@ -388,37 +396,47 @@ class Retriever:
         return dataclasses.replace(f, query=qvec[0])
 
     def score(self, question: str, k: int, exclude_docs: Collection[str] = ()) -> list[Scored]:
-        """The top ``k`` candidates of a cleaned question with their highlight and the
-        features the confidence model reads (what :meth:`run` turns into hits)."""
+        """The top ``k`` passages of a cleaned question with their highlight and the features
+        the confidence model reads (what :meth:`run` turns into hits). A candidate already
+        shown inside a better one's paragraph window is skipped, so passages never repeat."""
         idx, scripts = state = self._snapshot()
         if not idx.chunks:
             return []
         f = self.rank(question, exclude_docs, state)
-        top = f.ids[:k]
-        coverage = idx.lexical.coverage(content_terms(question), top)
+        terms = content_terms(question)
         qscript = script_of(question)
-        crosses = [qscript != "other" and scripts[int(i)] != qscript for i in top]
-        out = []
-        for rank, i in enumerate(top):
-            text = idx.chunks[int(i)].text
+        out: list[Scored] = []
+        shown: set[int] = set()
+        for rank, i in enumerate(int(j) for j in f.ids):
+            if len(out) >= k:
+                break
+            if i in shown:
+                continue
+            ids = [j for j in idx.paragraph_window(i, self.settings.window) if j not in shown]
+            shown.update(ids)
+            passage = self._passage(idx, i, ids)
+            cross = qscript != "other" and scripts[i] != qscript
             sims = None
-            if f.query is not None and (rank < self.settings.dense_highlight or crosses[rank]):
-                sims = self._sentence_sims(f.query, text)
-            h = highlight(question, text, sims)
-            feats = confidence_features(
-                f, rank, float(coverage[rank]), h.scores[0] if h.scores else 0.0
-            )
-            out.append(
-                Scored(
-                    int(i),
-                    idx.chunks[int(i)],
-                    float(f.fused[rank]),
-                    feats,
-                    h,
-                    bool(crosses[rank]),
-                )
-            )
+            if f.query is not None and (len(out) < self.settings.dense_highlight or cross):
+                sims = self._sentence_sims(f.query, passage.text)
+            h = highlight(question, passage.text, sims)
+            coverage = float(idx.lexical.coverage(terms, np.array([i]))[0])
+            feats = confidence_features(f, rank, coverage, h.scores[0] if h.scores else 0.0)
+            out.append(Scored(i, passage, float(f.fused[rank]), feats, h, bool(cross), tuple(ids)))
         return out
+
+    @staticmethod
+    def _passage(idx: LoadedIndex, i: int, ids: list[int]) -> Chunk:
+        """Chunk ``i`` widened to the chunks ``ids`` (consecutive, same document)."""
+        core = idx.chunks[i]
+        if ids == [i]:
+            return core
+        parts = [idx.chunks[j] for j in ids]
+        text = join_chunks(parts)
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        return dataclasses.replace(
+            core, text=text, start=parts[0].start, end=parts[-1].end, hash=digest
+        )
 
     def _sentence_sims(self, qvec: np.ndarray, text: str) -> list[float]:
         """Cosine of the question to each sentence of ``text`` (the highlighter's dense
@@ -469,6 +487,7 @@ class Retriever:
                     answer=s.highlight.answer,
                     confidence=confidence_model().predict(s.features, s.cross_script),
                     chunk=s.chunk,
+                    chunks=s.chunks,
                 )
             )
         return hits

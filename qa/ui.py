@@ -18,6 +18,7 @@ tests stay fast."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import ipaddress
 import itertools
@@ -570,11 +571,20 @@ class QAService:
         return self.retriever.run(contextualize(question, previous), k)
 
     def context_for(self, hit: Hit) -> list[Any] | None:
-        """The chunks around ``hit`` in its document (``None`` if the index changed since)."""
+        """The chunks around ``hit`` in its document, the hit's own passage in the middle as
+        one item (``None`` if the index changed since)."""
+        from qa.chunk import join_chunks
+
         idx = self.retriever.index
-        if not (0 <= hit.chunk < len(idx.chunks)) or idx.chunks[hit.chunk].text != hit.text:
+        ids = hit.chunks or (hit.chunk,)
+        if not all(0 <= j < len(idx.chunks) for j in ids):
             return None
-        return idx.neighbours(hit.chunk, before=CONTEXT_BEFORE, after=CONTEXT_AFTER)
+        own = [idx.chunks[j] for j in ids]
+        if join_chunks(own) != hit.text:
+            return None
+        before = idx.neighbours(ids[0], before=CONTEXT_BEFORE, after=0)[:-1]
+        after = idx.neighbours(ids[-1], before=0, after=CONTEXT_AFTER)[1:]
+        return [*before, dataclasses.replace(own[0], text=hit.text), *after]
 
     def answer_html(self, question: str, k: int, previous: Sequence[str] = ()) -> str:
         """The rendered answer, or the error as a message."""

@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from qa.chunk import SECTION_SEPARATOR, Chunk, chunk_document, chunk_text, iter_chunks
+from qa.chunk import (
+    PARAGRAPH_SEPARATOR,
+    SECTION_SEPARATOR,
+    Chunk,
+    chunk_document,
+    chunk_text,
+    iter_chunks,
+    join_chunks,
+)
 from qa.corpus import read_corpus
 from qa.settings import DEFAULTS, Settings
 
@@ -377,3 +385,33 @@ def test_iter_chunks_is_lazy() -> None:
     text = _large(2_000_000)
     first = next(iter_chunks(text, "big.txt"))
     assert first.ordinal == 0 and first.doc == "big.txt"
+
+
+# --------------------------------------------------------------------------- paragraph windows
+LONG_ZH = "".join(
+    f"第{i}句说明了一件事情，其中提到编号{i:03d}的设备在工厂运行良好。" for i in range(30)
+)
+LONG_EN = " ".join(
+    f"Sentence {i} says that machine number {i:03d} ran well in the plant." for i in range(30)
+)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("para", [LONG_ZH, LONG_EN])
+def test_pieces_of_a_long_paragraph_continue_it(para):
+    text = f"Short opening paragraph that stands on its own as a chunk.\n\n{para}\n\nA last paragraph, also long enough to be a chunk of its own here."
+    chunks = chunk_text(text)
+    inner = [c for c in chunks if c.text in para]
+    assert len(inner) >= 3  # the long paragraph was cut
+    assert [c.continues for c in chunks] == [False, False] + [True] * (len(inner) - 1) + [False]
+    # joined again, the pieces are the paragraph exactly
+    assert join_chunks(inner) == para
+    # across a paragraph break they join with one
+    assert join_chunks(chunks[:2]) == chunks[0].text + PARAGRAPH_SEPARATOR + chunks[1].text
+
+
+@pytest.mark.unit
+def test_join_chunks_of_one_chunk_is_its_text():
+    (c,) = chunk_text("一段不长的文字。")
+    assert join_chunks([c]) == c.text
+    assert join_chunks([]) == ""

@@ -32,7 +32,13 @@ from hypothesis import strategies as hst
 import qa.chunk
 import qa.corpus
 import qa.index
-from qa.chunk import chunk_text, iter_chunks, iter_document_chunks, iter_stream_chunks
+from qa.chunk import (
+    chunk_text,
+    iter_chunks,
+    iter_document_chunks,
+    iter_stream_chunks,
+    join_chunks,
+)
 from qa.corpus import CHANGED, UnreadableError, read_document, stream_document
 from qa.index import CURRENT, LOCK, LoadedIndex, build_index, build_lock, load_index
 from qa.search import Hit, Retriever, clean_question
@@ -585,8 +591,8 @@ def test_failed_write_keeps_the_previous_index(tmp_path, embedder, monkeypatch, 
 def _from(idx: LoadedIndex, hits: list[Hit]) -> bool:
     """True if every hit is the passage its chunk id names in ``idx``."""
     return all(
-        h.chunk < len(idx.chunks)
-        and idx.chunks[h.chunk].text == h.text
+        all(j < len(idx.chunks) for j in h.chunks)
+        and join_chunks([idx.chunks[j] for j in h.chunks]) == h.text
         and idx.chunks[h.chunk].doc == h.doc
         for h in hits
     )

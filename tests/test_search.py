@@ -3,6 +3,7 @@ written by hand, answers checked in the returned passages and highlights."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 import qa
 from qa.search import Retriever, clean_question, fuse
+from qa.settings import DEFAULTS
 
 # (question, words that answer it)
 QUESTIONS = [
@@ -173,3 +175,70 @@ def test_sentence_vectors_are_cached(retriever, monkeypatch):
     again = retriever.run(q, k=2)
     assert calls == []  # cross-script hits reuse their cached sentence vectors
     assert [h.highlights for h in again] == [h.highlights for h in first]
+
+
+# ------------------------------------------------------------------- paragraph windows
+LONG_PARAGRAPH = (
+    "青石镇位于一条古老商道的北端，镇上的居民世代以采石和制陶为业。"
+    "明朝初年，镇上修建了第一座石桥，桥身用本地出产的青色石料砌成，青石镇因此得名。"
+    "清代中期，商道上的马帮每年经过这里数百次，镇上的客栈和茶馆一度多达四十余家。"
+    "民国时期，一场大火烧毁了镇东的半条街，许多老房子没有能够保存下来。"
+    "一九五八年，镇上建成了第一所中学，取名青石中学，首任校长是从省城来的林秋白先生。"
+    "青石中学最初只有三个班级，一百二十名学生，教室设在一座旧祠堂里。"
+    "一九八零年代，镇上的陶器作坊逐渐合并为一家陶瓷厂，产品远销东南亚各地。"
+    "陶瓷厂在最兴旺的年份雇用了八百多名工人，是全县最大的企业。"
+    "二零零五年，古石桥被列为省级文物保护单位，镇政府随后修复了桥两侧的老街。"
+    "如今，每年秋天镇上都会举办陶艺节，吸引了大批游客前来参观和体验制陶。"
+    "陶艺节期间，老街上的作坊向游客开放，游客可以亲手拉坯、上釉和烧制自己的作品。"
+    "镇上的博物馆收藏了从明代到现代的陶器三千余件，其中最珍贵的是一只明代青花大罐。"
+)
+OTHER_DOC = "白沙村在青石镇以南二十公里，村里以种植茶叶为主，每年春天采摘明前茶。"
+
+
+@pytest.fixture(scope="module")
+def windowed(tmp_path_factory, embedder):
+    from qa.index import build_index, load_index
+
+    work = tmp_path_factory.mktemp("window")
+    corpus = work / "corpus"
+    corpus.mkdir()
+    (corpus / "town.txt").write_text(f"青石镇简史\n\n{LONG_PARAGRAPH}\n\n{OTHER_DOC}\n", "utf-8")
+    st = dataclasses.replace(
+        DEFAULTS, corpus_dir=corpus, index_dir=work / "index", max_chunk_chars=150
+    )
+    build_index(corpus, st.index_dir, settings=st, embedder=embedder)
+    return st, load_index(st.index_dir)
+
+
+@pytest.mark.integration
+def test_paragraph_window_stays_in_the_paragraph(windowed):
+    _, idx = windowed
+    pieces = [i for i, c in enumerate(idx.chunks) if c.text in LONG_PARAGRAPH]
+    assert len(pieces) >= 3
+    mid = pieces[1]
+    assert idx.paragraph_window(mid, 1) == pieces[:3]
+    assert idx.paragraph_window(mid, 0) == [mid]
+    assert idx.paragraph_window(pieces[0], 5) == pieces  # not into the heading before it
+    last = [i for i, c in enumerate(idx.chunks) if OTHER_DOC in c.text]
+    assert all(i not in idx.paragraph_window(pieces[-1], 5) for i in last)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("window", [0, 1])
+def test_hits_are_windows_that_never_repeat(windowed, embedder, window):
+    from qa.chunk import join_chunks
+
+    st, idx = windowed
+    r = Retriever(st.index_dir, dataclasses.replace(st, window=window), embedder=embedder)
+    hits = r.run("青石中学的首任校长是谁？", k=4)
+    seen: set[int] = set()
+    for h in hits:
+        assert h.chunk in h.chunks and not seen & set(h.chunks)
+        seen |= set(h.chunks)
+        assert h.text == join_chunks([idx.chunks[j] for j in h.chunks])
+        assert (h.start, h.end) == (idx.chunks[h.chunks[0]].start, idx.chunks[h.chunks[-1]].end)
+        assert len(h.chunks) <= 2 * window + 1
+    assert "林秋白" in hits[0].text
+    assert "林秋白" in hits[0].sentence
+    if window:
+        assert len(hits[0].chunks) >= 2  # the piece was shown with its paragraph neighbours
