@@ -7,22 +7,29 @@ human reason. One bad file never stops the read: it is skipped and logged (logge
 Encodings are detected without extra dependencies (``decode_bytes``):
 
 1. a byte-order mark: UTF-8 (``utf-8-sig``), UTF-32 and UTF-16 (``utf-32`` / ``utf-16``);
-2. UTF-16 without a BOM, recognised by the NUL byte in every other position that ASCII-heavy
-   UTF-16 text has (``utf-16-le`` / ``utf-16-be``);
-3. any other NUL byte means a binary file;
-4. strict UTF-8;
-5. the legacy encodings GB18030 (a superset of GBK and GB2312), Big5 (or its Microsoft
-   extension cp950) and, for Western files, cp1252: every strict decoding that succeeds is scored
-   by :func:`plausibility` (how much it looks like real Chinese or Western text) and the best one
-   wins. Big5 bytes usually decode as GB18030 too, but into rare characters, private-use code
-   points and kana, so the score tells them apart.
+2. bytes with a NUL: UTF-32 or UTF-16 without a BOM (``utf-32-le`` / ``-be``, ``utf-16-le`` /
+   ``-be``), whether mostly ASCII or mostly CJK, if one of these decodings is plausible; else a
+   binary file;
+3. strict UTF-8;
+4. the legacy encodings GB18030 (a superset of GBK and GB2312), Big5 (or its Microsoft
+   extension cp950), Japanese EUC-JP and Shift_JIS (or cp932), Korean EUC-KR (or cp949),
+   UTF-16 without BOM nor NUL (CJK letters only) and, for Western files, cp1252. Every strict
+   decoding is scored by :func:`plausibility` (how much it looks like real Chinese, Japanese,
+   Korean or Western text: frequent characters, kana, frequent Hangul syllables, accented
+   letters inside words...). Japanese encodings are believed only for text with kana, Korean
+   ones for text mostly in Hangul (the GBK byte ranges overlap theirs). The best decoding
+   believed wins if plausible enough and clearly ahead of the others; else the file is skipped
+   with a reason naming the closest guess, rather than read as mojibake. Big5 bytes usually
+   decode as GB18030 too, but into rare characters, private-use code points and kana, and
+   EUC-JP bytes into the right kana but the wrong ideographs, so the score tells them apart.
 
 The encoding name returned is always a Python codec that decodes the raw bytes to the text
 (before cleaning), e.g. ``data.decode("utf-16")`` for a UTF-16 file with a BOM.
 
 ``stream_document`` reads a big file in bounded memory with the same result: the encoding is
-chosen from the file's start and confirmed by decoding the whole file incrementally, then the
-cleaned text is handed out in pieces (``qa.chunk.iter_document_chunks`` chunks them).
+chosen from a prefix of the file (the same detection: only the decodings' first characters are
+scored) and confirmed by decoding the whole file incrementally, then the cleaned text is handed
+out in pieces (``qa.chunk.iter_document_chunks`` chunks them).
 """
 
 from __future__ import annotations
@@ -31,10 +38,12 @@ import codecs
 import hashlib
 import logging
 import os
+import re
 import stat
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
@@ -100,6 +109,53 @@ _FREQUENT_TRADITIONAL = (
     "頁傑築折鄭貝尊吳秀混臣雅振染盛怒舞圓搞狂措姓殘秋培迷誠寬宇猛擺梅毀伸摩盟末乃悲拍丁趙"
 )
 _FREQUENT = frozenset(_FREQUENT_SIMPLIFIED + _FREQUENT_TRADITIONAL)
+#: Frequent kanji of Japanese that the Chinese lists lack or rank lower (Japanese forms such as
+#: 気 県 駅 広): with the kana, what real Japanese text is mostly made of.
+_FREQUENT_KANJI = (
+    "日一国会人年大十二本中長出三同時政事自行社見月分議後前民生連五発間対上部東者党地合市業内相方"
+    "四定今回新場金員九入選立開手米力学問高代明実円関決子動京全目表戦経通外最言氏現理調体化田当八六"
+    "約主題下首意法不来作性的要用制治度務強気小七成期公持野協取都和統以機平総加山思家話世受区領多県"
+    "続進正安設保改数記院女初北午指権心界支第産結百派点教報済書府活原先共得解名交資予川向際査勝面委"
+    "告軍文反元重近千考判認画海参売利組知案道信策集在件団別物側任引使求所次水半品昨論計死官増係感特"
+    "情投示変打男基私各始島直両朝革価式確村提運終挙果西勢減台広容必応演電歳住争談能無再位置企真流格"
+    "有疑口過局少放税検藤町常校料沢裁状工建語球営空職証土与急止送援供可役構木割聞身費付施切由説転食"
+    "比難防補車優夫研収断井何南石足違消境神番規術護展態導鮮備宅害配副算視条幹独警宮究育席輸訪楽起万"
+    "着乗店述残想線率病農州武声質念待試族象銀域助労例衛然早張映限親額監環験追審商葉義伝働形景落欧担"
+    "好退準賞訴辺造英被株頭技低毎医復仕去姿味負閣韓渡失移差衆個門写評課末守若脳極種美岡影命含福蔵量"
+    "望松非撃佐核観察整段横融型白深字答夜製票況音申様財港識注呼渉達良響阪帰針専推罪紀読書聞話飲買歩"
+    "走遊泳勉習練閉雨雪天花草犬猫鳥魚肉茶酒火駅屋室窓紙絵歌色赤青黒黄緑昼晩週曜秒春夏秋冬右左短古遅"
+    "速軽弱暑寒暖涼温冷狭暗忙嫌悪父母兄弟姉妹友彼誰皆様君方込扱払届渡締替戻違頼続伺致申訳済険図"
+    "効値処択返覧範囲複"
+)
+#: Frequent Hangul syllables of Korean: real Korean text is mostly made of them, while bytes
+#: mis-decoded as Korean land anywhere in the 2,350 (EUC-KR) or 11,172 syllables.
+_FREQUENT_HANGUL = (
+    "이다는의에하고을가로서지기한도리사자대어수시인나정으해를일적과부국있게주전상니구보우만라요중들성"
+    "동문제장진면신아소것세연그화공경관조위여마무내원방실생분학회오용계미간개비년였저물법선유식안되치"
+    "거히은발며체모통행영민반야말현후운당까했결명재교단합본음차양산활데표외노점던입각술러때권력없득업"
+    "같래심속강않습었겠려록알왜뿐드르트스크프터더너두루므불살새색석설섬센손송순숙쉬슬승십싶쓰씨악앞애"
+    "약억언얼엄역열염예옥온올와완왕욕울움웃월육윤응익임잊작잘잠잡쟁절접족존좀종좋죽준줄즈즉증직질집짓"
+    "째쪽찾채책천철청초총최추축출충취측층친칠카커컴케코큰클키타태테토투특티파판팔패퍼페편평포품피필학"
+    "할함항향허험혈형호혹확환황효훈휘휴흐흥희힘님네께랑처럼큼터까마다밖죠감갑값갖객건걸검겨격견곡곤골"
+    "광괴군굴궁귀규균극근글금급긍긴길김깊깨꼭꽃꾸꿈끄끝끼낙난날남납낮냈냉넣녀념녕녹논놀농높놓뇌누눈"
+    "뉴느늘능늦닫달담답댁덕덜독돈돌돼된될둘뒤듣듯등디따딸땅떠떤떨또뜻락란람략량럼럽렇레련렬령례론료류"
+    "륙률른름린림립막많망맞매맥머먹먼멀메몇목몸못뭐믿밀및바박받밝밤배백버번벌범벗베변별병복볼봄봉북붙"
+    "브빌빛빠빨셨솔숨싫싸쌍써앉암압액얘얻업엔옮옷왔웠워율읽잃잔젊져졌졸죄즐즘짐짧찍착찬찰참창첫쳐촌춘"
+    "춤침켜탈택털텔퇴틀폐폭푸풍플협혜혼획훨흔흘흰았렸봤곳좌쉽렵괜찮냐녁닭닮덥돕됐딱떻똑렀롭뤄맛"
+    "맡맺멋몰밥밭벽봐붉빈빚뻔뼈뽑삶샀섞셔쇼숲싹쌀썼씩옆옳왼잎잖잤젖좁짝찌챙쳤캐콘쾌탓턴텐틈팀펴폰헤혀홍"
+)
+_FREQUENT_JA = _FREQUENT | frozenset(_FREQUENT_KANJI)
+_HANGUL = frozenset(_FREQUENT_HANGUL)
+#: The common CJK punctuation (beside the full-width forms of ASCII).
+_CJK_PUNCTUATION = frozenset("\u3000、。〈〉《》「」『』【】〔〕〜々〇・")
+#: The common general punctuation (dashes, quotes, ellipsis...).
+_GENERAL_PUNCTUATION = frozenset("‐–—―‘’‚“”„•‧…‰′″※")
+#: Hiragana and katakana (full width), with the prolonged sound mark and iteration marks.
+_KANA = frozenset(
+    [chr(c) for c in range(0x3041, 0x3097)]
+    + [chr(c) for c in range(0x30A1, 0x30FB)]
+    + list("ゝゞーヽヾ")
+)
 
 #: Byte-order marks, longest first (the UTF-32 LE mark starts with the UTF-16 LE one).
 _BOMS: tuple[tuple[bytes, str], ...] = (
@@ -109,8 +165,69 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xfe", "utf-16"),
     (b"\xfe\xff", "utf-16"),
 )
-#: Legacy encodings tried, in order of preference when two score the same.
-_LEGACY = ("gb18030", "big5", "cp950", "cp1252")
+#: Unicode encodings recognised without a byte-order mark. UTF-32 text always holds NUL bytes,
+#: UTF-16 text as soon as it holds ASCII (line breaks included); UTF-16 text of CJK letters
+#: alone may hold none.
+_UTF32 = ("utf-32-le", "utf-32-be")
+_UTF16 = ("utf-16-le", "utf-16-be")
+#: UTF-16 without BOM nor NUL (text of CJK letters alone) has bytes >= 0x80 from its first
+#: characters: it is no candidate for bytes that start with this many ASCII bytes.
+_UTF16_MAX_ASCII = 32
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+#: Encodings tried after strict UTF-8 (first the legacy CJK ones), in order of preference
+#: when two rank the same.
+_LEGACY = (
+    "gb18030",
+    "big5",
+    "cp950",
+    "euc-jp",
+    "shift_jis",
+    "cp932",
+    "euc-kr",
+    "cp949",
+    *_UTF16,
+    "cp1252",
+)
+#: Extensions of an encoding: tried only when it failed (else they give the same text).
+_EXTENDS = {"cp950": "big5", "cp932": "shift_jis", "cp949": "euc-kr"}
+#: The language of the CJK encodings. A Japanese or Korean decoding is believed only if it
+#: looks written in that language (:func:`_language`): real Japanese has kana and real Korean
+#: is mostly Hangul, while Chinese bytes read in these encodings give kanji or hanja (or
+#: half-width katakana) and few or no kana and Hangul.
+_LANGUAGE_OF = {
+    "gb18030": "zh",
+    "big5": "zh",
+    "cp950": "zh",
+    "euc-jp": "ja",
+    "shift_jis": "ja",
+    "cp932": "ja",
+    "euc-kr": "ko",
+    "cp949": "ko",
+}
+#: How much lower a decoding in a Chinese encoding that looks Japanese ranks: EUC-JP Japanese
+#: also decodes as GB18030 with the same kana (both codes put them in rows 4 and 5), and a
+#: short text's few kanji may read as frequent hanzi there; Japanese in GBK is much rarer.
+_JAPANESE_IN_CHINESE = 0.25
+#: The least plausibility believed: real text scores well above, mis-decoded bytes below.
+_MIN_PLAUSIBILITY = 0.45
+#: How far the best decoding must rank ahead of any other believed one (of another text).
+_MARGIN = 0.1
+#: Human names of the encodings, for skip reasons.
+_NAMES = {
+    "gb18030": "Chinese GB18030/GBK",
+    "big5": "Chinese Big5",
+    "cp950": "Chinese Big5",
+    "euc-jp": "Japanese EUC-JP",
+    "shift_jis": "Japanese Shift_JIS",
+    "cp932": "Japanese Shift_JIS",
+    "euc-kr": "Korean EUC-KR",
+    "cp949": "Korean EUC-KR",
+    "cp1252": "Western cp1252",
+    "utf-16-le": "UTF-16",
+    "utf-16-be": "UTF-16",
+    "utf-32-le": "UTF-32",
+    "utf-32-be": "UTF-32",
+}
 #: How many characters of a decoding are scored (enough to decide, cheap for big files).
 _SAMPLE_CHARS = 20_000
 #: Line breaks other than "\n" that the cleaned text turns into "\n".
@@ -126,6 +243,8 @@ _CLEAN_TABLE: dict[int, str | None] = {
 EMPTY = "empty file"
 BINARY = "binary file (contains NUL bytes)"
 NOT_TEXT = "not valid text in any supported encoding"
+#: No decoding is clearly the right one: close rivals, or only an encoding not believed.
+UNSURE = "text encoding not recognised with confidence (closest guess: {}); save it as UTF-8"
 OUTSIDE = "symbolic link pointing outside the corpus"
 
 
@@ -169,39 +288,172 @@ class Skipped:
 # ----------------------------------------------------------------------------- decoding
 
 
-def _char_score(ch: str) -> float:
-    """How typical ``ch`` is of real text (1 = very), negative for code points real text lacks."""
-    if ch in _FREQUENT:
+def _is_hangul(ch: str) -> bool:
+    """True for a precomposed Hangul syllable (Korean)."""
+    return "\uac00" <= ch <= "\ud7a3"
+
+
+def _language(sample: str) -> str:
+    """``"ko"``, ``"ja"``, ``"zh"`` or ``""``: the CJK language ``sample`` looks written in,
+    from its scripts. Korean when Hangul syllables are at least three quarters of its CJK
+    letters, Japanese when kana are at least 5% of its kana and ideographs (real Japanese: a
+    half or more), else Chinese; ``""`` for text without CJK letters."""
+    han = kana = hangul = 0
+    for ch in sample:
+        if ch < "\u3000":
+            continue
+        if ch in _KANA:
+            kana += 1
+        elif _is_hangul(ch):
+            hangul += 1
+        elif is_cjk(ch):
+            han += 1
+    if hangul and hangul >= 3 * (han + kana):
+        return "ko"
+    if kana and kana >= 0.05 * (han + kana):
+        return "ja"
+    return "zh" if han else ""
+
+
+@lru_cache(maxsize=1 << 16)
+def _char_score(ch: str, language: str = "zh") -> float:
+    """How typical ``ch`` is of real text in ``language`` (1 = very), negative for code points
+    real text lacks. Kana are typical of Japanese only, Hangul syllables of Korean only (and
+    then only the frequent ones: mis-decoded bytes hit the others much more), and CJK
+    punctuation of CJK text only."""
+    if ch in (_FREQUENT_JA if language == "ja" else _FREQUENT):
         return 1.0
     if is_cjk(ch):
         return 0.2  # a real but rare character: mis-decoded bytes give many of these
+    if ch in _KANA:
+        return 1.0 if language == "ja" else 0.1
+    if _is_hangul(ch):
+        if language != "ko":
+            return 0.1
+        return 1.0 if ch in _HANGUL else 0.2
     cat = unicodedata.category(ch)
     if cat in ("Co", "Cn", "Cs") or ch == "\ufffd" or (cat == "Cc" and ch not in "\t\n\r\x0c"):
         return -1.0
     o = ord(ch)
-    if 0x3000 <= o <= 0x303F or 0xFF00 <= o <= 0xFFEF or 0x2010 <= o <= 0x206F:
-        return 0.8  # CJK, full-width and general punctuation
-    if 0xC0 <= o <= 0x24F:
-        return 0.3  # Latin letters with diacritics
+    if 0xFF61 <= o <= 0xFFDC:
+        return 0.1  # half-width katakana and Hangul: Shift_JIS reads Chinese bytes as these
+    if ch in _CJK_PUNCTUATION or 0xFF01 <= o <= 0xFF5E:
+        return 0.8 if language else 0.3  # CJK and full-width punctuation
+    if 0x3000 <= o <= 0x303F or 0xFF00 <= o <= 0xFFEF:
+        return 0.1  # rarer CJK punctuation and symbols (〖 is ー of EUC-JP read as GB18030)
+    if ch in _GENERAL_PUNCTUATION:
+        return 0.8
+    if 0x2010 <= o <= 0x205E:
+        return 0.3  # rarer general punctuation (‥ is ¡ and a letter read as Big5)
+    if 0xA0 <= o <= 0x24F or 0x1E00 <= o <= 0x1EFF:
+        return 0.5  # Latin letters with diacritics, Latin-1 punctuation and symbols
     return 0.1
 
 
+def _is_latin1ish(ch: str) -> bool:
+    """A character cp1252 decodes a byte >= 0x80 to (Latin-1 letters and symbols, € ‚ … ™),
+    but the no-break space."""
+    return ch != "\xa0" and (
+        "\x80" <= ch <= "\u02ff" or "\u2013" <= ch <= "\u203a" or ch in "\u20ac\u2122"
+    )
+
+
+def _mojibake_mask(sample: str) -> bytearray:
+    """1 where ``sample`` has runs of Latin-1-like characters with 3 or more letters or
+    symbols below U+0300 (else 0): CJK bytes read as cp1252 give such runs, while real Western
+    text has its accented letters between ASCII ones."""
+    mask = bytearray(len(sample))
+    start = 0
+    for i in range(len(sample) + 1):
+        if i < len(sample) and sample[i] >= "\x80" and _is_latin1ish(sample[i]):
+            continue
+        if i - start >= 3 and sum(1 for c in sample[start:i] if c <= "\u02ff") >= 3:
+            mask[start:i] = b"\x01" * (i - start)
+        start = i + 1
+    return mask
+
+
+def _is_ascii_letter(ch: str) -> bool:
+    return ch < "\x80" and ch.isalpha()
+
+
+def _is_cjk_letter(ch: str) -> bool:
+    """True for an ideograph, a kana or a Hangul syllable (False for ``""``)."""
+    return bool(ch) and (is_cjk(ch) or ch in _KANA or _is_hangul(ch))
+
+
+def _is_latin(ch: str) -> bool:
+    """An accented Latin letter, a combining accent or Spanish and French punctuation."""
+    return (
+        ("\xc0" <= ch <= "\u024f" and ch not in "\xd7\xf7")
+        or "\u1e00" <= ch <= "\u1eff"
+        or "\u0300" <= ch <= "\u036f"
+        or ch in "¡¿«»ºª"
+    )
+
+
+def _in_context(sample: str, i: int, score: float, language: str) -> float:
+    """The score of ``sample[i]`` adjusted for its neighbours.
+
+    An accented Latin letter (or a combining accent, or ¡ ¿ « ») next to an ASCII letter is
+    typical of Western text (0.8). A lone CJK letter between printable ASCII characters (or
+    the ends of the text), one of them a letter, is what an accented letter of Western text
+    read as a two-byte CJK character looks like (0.1). And Chinese and Japanese put no spaces
+    between words, Korean does: a CJK letter spaced from another counts half in Chinese or
+    Japanese (Korean bytes read as Chinese look like this)."""
+    ch = sample[i]
+    before = sample[i - 1] if i else " "
+    after = sample[i + 1] if i + 1 < len(sample) else " "
+    if _is_latin(ch):
+        return 0.8 if _is_ascii_letter(before) or _is_ascii_letter(after) else score
+    if not _is_cjk_letter(ch):
+        return score
+    if (
+        " " <= before <= "~"
+        and " " <= after <= "~"
+        and (_is_ascii_letter(before) or _is_ascii_letter(after))
+    ):
+        return min(score, 0.1)
+    if language in ("zh", "ja") and (
+        (before == " " and _is_cjk_letter(sample[i - 2 : i - 1] if i >= 2 else ""))
+        or (after == " " and _is_cjk_letter(sample[i + 2 : i + 3]))
+    ):
+        return score / 2
+    return score
+
+
 def plausibility(text: str) -> float:
-    """Score how much ``text`` looks like real Chinese or Western text, from -1 to 1.
+    """Score how much ``text`` looks like real Chinese, Japanese, Korean or Western text, from
+    -1 to 1.
 
     The mean score of its non-ASCII characters (ASCII reads the same in every candidate
-    encoding, so it cannot tell them apart): frequent Chinese characters (simplified or
-    traditional) score 1, punctuation 0.8, accented Latin letters 0.3, rare ideographs 0.2, other
-    symbols 0.1, and private-use, unassigned or control code points -1. Text without non-ASCII
-    characters scores 1. Only the first characters are looked at (enough to decide).
+    encoding, so it cannot tell them apart), in the language its scripts suggest
+    (:func:`_language`): frequent Chinese characters (simplified or traditional; for Japanese
+    also frequent kanji), kana in Japanese and frequent Hangul syllables in Korean score 1,
+    common punctuation and accented Latin letters next to ASCII ones 0.8, other Latin-1
+    letters and symbols 0.5, rare ideographs and Hangul 0.2, other symbols 0.1 (so do kana
+    and Hangul outside their language, half-width katakana, and a CJK letter alone between
+    ASCII letters: :func:`_in_context`), private-use, unassigned or control code points
+    (ASCII ones included) -1, and runs of Latin-1 letters and symbols (CJK bytes read as
+    cp1252) -0.5. Text without non-ASCII characters scores 1. Only the first characters are
+    looked at (enough to decide).
     """
+    sample = text[:_SAMPLE_CHARS]
+    language = _language(sample)
+    mojibake = _mojibake_mask(sample)
     total = 0.0
     n = 0
-    for ch in text[:_SAMPLE_CHARS]:
+    for i, ch in enumerate(sample):
         if ch < "\x80":
+            if (ch < " " and ch not in "\t\n\r\x0c") or ch == "\x7f":
+                n += 1  # an ASCII control character: no text has them, mis-decodings may
+                total -= 1.0
             continue
-        total += _char_score(ch)
         n += 1
+        if mojibake[i]:
+            total -= 0.5
+            continue
+        total += _in_context(sample, i, _char_score(ch, language), language)
     return total / n if n else 1.0
 
 
@@ -225,32 +477,144 @@ def _looks_like_text(text: str) -> bool:
     return bad <= 0.05 * len(sample)
 
 
-def _utf16_without_bom(data: bytes) -> str | None:
-    """``"utf-16-le"`` / ``"utf-16-be"`` when the NUL bytes fall in every other position, as in
-    UTF-16 text that is mostly ASCII (no BOM); else None."""
-    if len(data) < 2 or len(data) % 2:
-        return None
-    pairs = len(data) // 2
-    zeros_even = data[0::2].count(0)
-    zeros_odd = data[1::2].count(0)
-    if zeros_odd >= 0.3 * pairs and zeros_even <= 0.02 * pairs:
-        return "utf-16-le"
-    if zeros_even >= 0.3 * pairs and zeros_odd <= 0.02 * pairs:
-        return "utf-16-be"
-    return None
+@dataclass(frozen=True)
+class _Decoding:
+    """One candidate decoding of some bytes, scored."""
+
+    score: float  # plausibility of the sample
+    rank: float  # score, lowered for a Chinese encoding giving Japanese text
+    sample: str  # the part of the text scored (the whole text is not kept: memory)
+    encoding: str
+    believed: bool  # False for a Japanese or Korean encoding whose text does not look so
+    ideographic: bool  # the text looks Chinese (a Japanese text of kanji alone does too)
+
+
+def _unicode_plausibility(sample: str) -> float:
+    """:func:`plausibility` of a UTF-16 or UTF-32 decoding, its printable ASCII counted as
+    typical text: in these encodings ASCII is no reading shared with the other candidates, but
+    what the NUL bytes spell (English text with a © or a ™ is text, not a binary file)."""
+    ascii_text = sum(1 for ch in sample if " " <= ch <= "~" or ch in "\t\n\r")
+    if not sample or ascii_text == len(sample):
+        return 1.0
+    others = len(sample) - ascii_text
+    return (ascii_text + others * plausibility(sample)) / len(sample)
+
+
+def _decodings(
+    data: bytes, encodings: tuple[str, ...], final: bool, exclude: frozenset[str], start: int = 0
+) -> Iterator[_Decoding]:
+    """The strict decodings of ``data`` in ``encodings`` that look like text, scored on their
+    sample: their first :data:`_SAMPLE_CHARS` characters from ``start`` (for the
+    ASCII-compatible encodings: the character before the first non-ASCII byte, so that a long
+    ASCII start does not blind the scores) or from 0 (UTF-16 and UTF-32)."""
+    decoded: set[str] = set()
+    for encoding in encodings:
+        if encoding in exclude or _EXTENDS.get(encoding) in decoded:
+            continue  # cp950 extends big5 (...): the same text when big5 succeeded
+        text = _decode_strict(data, encoding, final)
+        unicode = encoding in _UTF16 or encoding in _UTF32
+        at = 0 if unicode else start
+        sample = text[at : at + _SAMPLE_CHARS] if text is not None else ""
+        if text is None or not _looks_like_text(sample):
+            continue
+        decoded.add(encoding)
+        language = _LANGUAGE_OF.get(encoding)
+        looks = _language(sample)
+        score = _unicode_plausibility(sample) if unicode else plausibility(sample)
+        rank = score - _JAPANESE_IN_CHINESE if language == "zh" and looks == "ja" else score
+        believed = language in (None, "zh", looks)
+        yield _Decoding(score, rank, sample, encoding, believed, looks == "zh")
+
+
+def _decoded_text(data: bytes, encoding: str, final: bool) -> str:
+    """``data`` decoded in ``encoding``, known to be valid."""
+    text = _decode_strict(data, encoding, final)
+    if text is None:  # cannot be: the encoding was chosen among the valid decodings
+        raise UnreadableError(NOT_TEXT)
+    return text
+
+
+def _first_non_ascii(data: bytes) -> int:
+    """The offset of the first byte >= 0x80 of ``data`` (its length if none)."""
+    found = _NON_ASCII.search(data)
+    return found.start() if found else len(data)
+
+
+def _first_best(decodings: Iterable[_Decoding]) -> _Decoding | None:
+    """The highest-ranking decoding, the first one among equals."""
+    best: _Decoding | None = None
+    for d in decodings:
+        if best is None or d.rank > best.rank:
+            best = d
+    return best
+
+
+class _Unsure(UnreadableError):
+    """No decoding is clearly the right one: :data:`UNSURE` naming ``guess``, the best-ranking
+    decoding, or :data:`NOT_TEXT` if even that one is not plausible. The verdict holds for a
+    whole file only if the encodings in ``needs`` decode the whole file: streaming checks them
+    (:func:`stream_document`)."""
+
+    def __init__(self, guess: _Decoding, *needs: _Decoding) -> None:
+        if guess.score < _MIN_PLAUSIBILITY:
+            super().__init__(NOT_TEXT)
+        else:
+            super().__init__(UNSURE.format(_NAMES.get(guess.encoding, guess.encoding)))
+        self.needs = tuple(d.encoding for d in (guess, *needs))
+
+
+def _choose(decodings: list[_Decoding], failure: str) -> _Decoding:
+    """The decoding to believe: the best-ranking one believed, if plausible enough, clearly
+    ahead of any other believed decoding of another text, and not behind an ideographic one not
+    believed (Japanese in kanji alone is not believed EUC-JP, but its worse GB18030 reading is
+    no Chinese text either). Else raise :class:`_Unsure`, naming the best-ranking decoding (or
+    ``failure`` when nothing decodes, or when it is :data:`BINARY`)."""
+    believed = [d for d in decodings if d.believed]
+    best = _first_best(believed)
+    guess = _first_best(decodings)
+    if guess is None or best is None or best.score < _MIN_PLAUSIBILITY:
+        if guess is None or failure == BINARY:
+            raise UnreadableError(failure)
+        raise _Unsure(guess)
+    rival = _first_best(d for d in believed if d.sample != best.sample)
+    if rival is not None and rival.rank > best.rank - _MARGIN:
+        raise _Unsure(guess, best, rival)
+    veto = _first_best(d for d in decodings if d.ideographic and not d.believed)
+    if veto is not None and veto.rank > best.rank:
+        raise _Unsure(guess, best, veto)
+    return best
 
 
 def decode_bytes(
-    data: bytes, *, final: bool = True, exclude: frozenset[str] = frozenset()
+    data: bytes,
+    *,
+    final: bool = True,
+    exclude: frozenset[str] = frozenset(),
+    has_nul: bool | None = None,
 ) -> tuple[str, str]:
     """Decode a file's bytes: ``(text, encoding)``, or raise :class:`UnreadableError`.
 
     ``text`` is the raw decoding (BOM removed, nothing else cleaned: see :func:`clean_text`);
     ``encoding`` is a Python codec name with ``data.decode(encoding) == text``.
 
+    1. A byte-order mark decides (UTF-8, UTF-16, UTF-32).
+    2. Bytes with a NUL are UTF-32 or UTF-16 text without a BOM (LE or BE), else a binary
+       file (:data:`BINARY`).
+    3. Else strict UTF-8.
+    4. Else one of the legacy encodings, or UTF-16 without BOM (text of CJK letters alone
+       holds no NUL; not for bytes that start with :data:`_UTF16_MAX_ASCII` ASCII bytes).
+
+    In 2 and 4 each strict decoding is scored by :func:`plausibility` on a sample (from the
+    first non-ASCII character in 4: see :func:`_decodings`); Japanese and Korean
+    encodings are believed only for text with kana or mostly in Hangul, whatever their score.
+    The best decoding believed wins if plausible enough and clearly ahead (:data:`_MARGIN`) of
+    any other one believed; else the file is skipped: :data:`UNSURE`, naming the closest guess,
+    or :data:`NOT_TEXT` when no encoding decodes it at all.
+
     For streaming (:func:`stream_document`): ``final=False`` reads ``data`` as the start of a
-    longer file (a character cut at its end is no error), and the encodings in ``exclude``
-    (known to fail later in the file) are not candidates.
+    longer file (a character cut at its end is no error), the encodings in ``exclude`` (known
+    to fail later in the file) are not candidates, and ``has_nul`` says whether the file holds
+    a NUL byte (None: whether ``data`` does).
     """
     if not data:
         return "", "utf-8"
@@ -261,31 +625,21 @@ def decode_bytes(
                 return text, encoding
             # a damaged or accidental mark (b"\xff\xfe\x00\x00" may also be UTF-16 + NUL):
             # try the shorter marks, then the other rules
-    if b"\x00" in data:
-        encoding16 = _utf16_without_bom(data)
-        if encoding16 is not None and encoding16 not in exclude:
-            text = _decode_strict(data, encoding16, final)
-            if text is not None and _looks_like_text(text):
-                return text, encoding16
-        raise UnreadableError(BINARY)
-    text = _decode_strict(data, "utf-8", final) if "utf-8" not in exclude else None
-    if text is not None:
-        return text, "utf-8"
-    best: tuple[float, str, str] | None = None
-    decoded: set[str] = set()
-    for encoding in _LEGACY:
-        if encoding in exclude or (encoding == "cp950" and "big5" in decoded):
-            continue  # cp950 extends big5: the same text when big5 succeeded
-        text = _decode_strict(data, encoding, final)
-        if text is None or not _looks_like_text(text):
-            continue
-        decoded.add(encoding)
-        score = plausibility(text)
-        if best is None or score > best[0]:
-            best = (score, text, encoding)
-    if best is None or best[0] <= 0:
-        raise UnreadableError(NOT_TEXT)
-    return best[1], best[2]
+    if has_nul is None:
+        has_nul = b"\x00" in data
+    if has_nul:
+        best = _choose(list(_decodings(data, _UTF32 + _UTF16, final, exclude)), BINARY)
+        return _decoded_text(data, best.encoding, final), best.encoding
+    if "utf-8" not in exclude:
+        text = _decode_strict(data, "utf-8", final)
+        if text is not None:
+            return text, "utf-8"
+    ascii_bytes = _first_non_ascii(data)
+    if ascii_bytes >= _UTF16_MAX_ASCII:
+        exclude |= frozenset(_UTF16)
+    start = max(0, ascii_bytes - 1)  # the ASCII before reads the same in every candidate
+    best = _choose(list(_decodings(data, _LEGACY, final, exclude, start)), NOT_TEXT)
+    return _decoded_text(data, best.encoding, final), best.encoding
 
 
 def clean_text(text: str) -> str:
@@ -391,19 +745,22 @@ def read_document(path: Path, root: Path, settings: Settings = DEFAULTS) -> Docu
 
 # ----------------------------------------------------------------------------- streaming
 
-#: Streaming chooses the encoding from this much of the file's start: every candidate encoding
-#: takes at most 4 bytes a character, so each decodes at least the ``_SAMPLE_CHARS`` that
-#: :func:`decode_bytes` scores, and the choice is the one the whole file would give unless the
-#: chosen encoding fails later in the file (then it is ruled out and the choice made again).
+#: Streaming chooses the encoding from this many bytes of the file: its start or, for a file
+#: that starts with a long ASCII part, the bytes from its first non-ASCII one. Every candidate
+#: encoding takes at most 4 bytes a character, so each decodes at least the ``_SAMPLE_CHARS``
+#: that :func:`decode_bytes` scores: the choice is the whole file's once passes over the file
+#: confirm it (:func:`_stream_meta`).
 _PREFIX_BYTES = 128 * 1024
 #: Streaming reads and decodes the file in blocks of this many bytes.
 _BLOCK_BYTES = 1 << 20
-_BOM_CODECS = frozenset(encoding for _, encoding in _BOMS)
+#: The encodings whose text may hold NUL bytes (in any other, a NUL means binary or UTF-16).
+_NUL_CODECS = frozenset(encoding for _, encoding in _BOMS) | frozenset(_UTF32 + _UTF16)
 CHANGED = "changed while it was being read (build again)"
 
 
-class _NeedWhole(Exception):
-    """Only the whole file can decide (NUL bytes: UTF-16 without BOM, or binary)."""
+class _NulByte(Exception):
+    """A NUL byte in a file being read in an encoding whose text has none: the choice must be
+    made again among the encodings whose text has (:func:`decode_bytes`, ``has_nul``)."""
 
 
 def _file_blocks(path: Path, block_bytes: int) -> Iterator[bytes]:
@@ -442,10 +799,10 @@ def _cleaned(pieces: Iterator[str]) -> Iterator[str]:
 
 def _scan(path: Path, encoding: str, settings: Settings, block_bytes: int) -> tuple[str, int]:
     """One pass over the file: ``(sha256, size)`` once it decodes in ``encoding`` throughout
-    (else ``UnicodeDecodeError``) and holds some text."""
+    (else ``UnicodeDecodeError``, or :class:`_NulByte`) and holds some text."""
     h = hashlib.sha256()
     size = 0
-    nul_is_binary = encoding not in _BOM_CODECS
+    nul_is_binary = encoding not in _NUL_CODECS
 
     def blocks() -> Iterator[bytes]:
         nonlocal size
@@ -454,7 +811,7 @@ def _scan(path: Path, encoding: str, settings: Settings, block_bytes: int) -> tu
             if size > settings.max_file_bytes:
                 raise UnreadableError(f"larger than {_size_text(settings.max_file_bytes)}")
             if nul_is_binary and b"\x00" in block:
-                raise _NeedWhole
+                raise _NulByte
             h.update(block)
             yield block
 
@@ -486,6 +843,101 @@ def _pieces(path: Path, meta: DocumentMeta, block_bytes: int) -> Iterator[str]:
         raise UnreadableError(CHANGED)
 
 
+def _decodes_throughout(path: Path, encoding: str, block_bytes: int) -> bool:
+    """Whether the whole file decodes in ``encoding`` (one pass)."""
+    try:
+        for _ in _decoded(_file_blocks(path, block_bytes), encoding):
+            pass
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _holds_nul(path: Path, block_bytes: int) -> bool:
+    """Whether the file holds a NUL byte (one pass)."""
+    return any(b"\x00" in block for block in _file_blocks(path, block_bytes))
+
+
+def _ascii_bytes(path: Path, head: bytes, block_bytes: int) -> int:
+    """The offset of the file's first byte >= 0x80 (its size if none): in ``head``, its
+    first bytes, or else found in one pass."""
+    found = _first_non_ascii(head)
+    if found < len(head):
+        return found
+    offset = 0
+    for block in _file_blocks(path, block_bytes):
+        found = _first_non_ascii(block)
+        if found < len(block):
+            return offset + found
+        offset += len(block)
+    return offset
+
+
+def _read_at(path: Path, offset: int, size: int) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read(size)
+
+
+def _stream_meta(
+    path: Path, rel: str, head: bytes, settings: Settings, block_bytes: int
+) -> DocumentMeta:
+    """A big file's fields, its encoding chosen as :func:`decode_bytes` chooses it from the
+    whole file, in bounded memory.
+
+    The choice is made from the file's start (``head``, :data:`_PREFIX_BYTES`) or, for the
+    ASCII-compatible encodings when the file starts with a long ASCII part, from as many bytes
+    from the character before its first non-ASCII byte: that is where :func:`decode_bytes`
+    takes the sample it scores. It is the whole file's once passes over the file confirm what
+    it relies on: the encoding chosen must decode the whole file (else it is ruled out and the
+    choice made again) and, unless its text may hold NUL bytes, meet none (else the choice is
+    made again among the encodings whose text may); a skip must not come from a NUL byte later
+    in the file either, and the decodings an :class:`_Unsure` skip relies on must be valid
+    throughout."""
+    exclude: set[str] = set()
+    has_nul = b"\x00" in head
+    nul_known = has_nul
+    window: bytes | None = None
+    if not has_nul:
+        ascii_bytes = _ascii_bytes(path, head, block_bytes)
+        if ascii_bytes >= _UTF16_MAX_ASCII:  # then UTF-16 is no candidate
+            window = _read_at(path, ascii_bytes - 1, _PREFIX_BYTES)
+    while True:
+        data, more = head, frozenset()
+        if window is not None and not has_nul:
+            if "utf-8" in exclude or _decode_strict(head, "utf-8", final=False) is None:
+                data, more = window, frozenset(_UTF16)
+        try:
+            _, encoding = decode_bytes(
+                data, final=False, exclude=frozenset(exclude) | more, has_nul=has_nul
+            )
+        except UnreadableError as err:
+            if not nul_known:
+                nul_known = True
+                if _holds_nul(path, block_bytes):
+                    log.info("%s: NUL bytes after its start, choosing again", rel)
+                    has_nul = True
+                    continue
+            needs = err.needs if isinstance(err, _Unsure) else ()
+            failing = {e for e in needs if not _decodes_throughout(path, e, block_bytes)}
+            if not failing:
+                raise
+            log.info("%s: not %s after all, choosing again", rel, ", ".join(sorted(failing)))
+            exclude |= failing
+            continue
+        try:
+            sha, size = _scan(path, encoding, settings, block_bytes)
+        except UnicodeDecodeError:
+            log.info("%s: not %s after all, choosing again", rel, encoding)
+            exclude.add(encoding)
+            continue
+        except _NulByte:
+            log.info("%s: NUL bytes after its start, choosing again", rel)
+            has_nul = nul_known = True
+            continue
+        return DocumentMeta(path=rel, encoding=encoding, sha256=sha, size=size)
+
+
 def stream_document(
     path: Path, root: Path, settings: Settings = DEFAULTS, block_bytes: int = _BLOCK_BYTES
 ) -> tuple[DocumentMeta, Iterator[str]]:
@@ -493,37 +945,20 @@ def stream_document(
     fields now, and its cleaned text lazily in pieces (the file is read again).
 
     The result is :func:`read_document`'s: the same skip reasons, the same encoding, and the
-    pieces joined are its ``text``. The encoding is chosen from the file's start
-    (``_PREFIX_BYTES``) and confirmed by decoding the whole file incrementally; one that fails
-    later is ruled out and the choice made again, as :func:`decode_bytes` would on the whole
-    file. Small files, and files with NUL bytes but no byte-order mark (UTF-16 without BOM,
-    binary), are read whole. The pieces raise :class:`UnreadableError` (:data:`CHANGED`) if the
-    file changed since its fields were read."""
+    pieces joined are its ``text``. The encoding is chosen by :func:`decode_bytes` from
+    ``_PREFIX_BYTES`` of the file (it scores only the first characters anyway) and confirmed
+    by decoding the whole file incrementally (:func:`_stream_meta`); no read is bigger than
+    the prefix or a block. Files smaller than the prefix are read whole. The pieces raise
+    :class:`UnreadableError` (:data:`CHANGED`) if the file changed since its fields were
+    read."""
     path, root = Path(path), Path(root)
     rel = _checked(path, root, settings)
     try:
         with open(path, "rb") as f:
             prefix = f.read(_PREFIX_BYTES)
-        exclude: set[str] = set()
-        while len(prefix) == _PREFIX_BYTES:
-            try:
-                _, encoding = decode_bytes(prefix, final=False, exclude=frozenset(exclude))
-            except UnreadableError:
-                if b"\x00" in prefix:
-                    break
-                raise
-            if encoding not in _BOM_CODECS and b"\x00" in prefix:
-                break
-            try:
-                sha, size = _scan(path, encoding, settings, block_bytes)
-            except UnicodeDecodeError:
-                log.info("%s: not %s after all, choosing again", rel, encoding)
-                exclude.add(encoding)
-                continue
-            meta = DocumentMeta(path=rel, encoding=encoding, sha256=sha, size=size)
+        if len(prefix) == _PREFIX_BYTES:
+            meta = _stream_meta(path, rel, prefix, settings, block_bytes)
             return meta, _pieces(path, meta, block_bytes)
-    except _NeedWhole:
-        pass
     except OSError as err:
         raise UnreadableError(_os_reason(err)) from err
     doc = read_document(path, root, settings)
