@@ -48,7 +48,9 @@ a name) that lies in the slot, nearest its anchored end (a short slot holding a 
 whole: names run longer than the dictionary's tags), else the candidate nearest the slot. Edge
 function words and punctuation are trimmed (brackets around a title kept). Yes/no, how and why
 questions get no slot. Slots of untyped questions aligned on one side only were, on CMRC, less
-precise than the whole sentence, so ``answer`` is ``None`` then (``TRUSTED_METHODS``).
+precise than the whole sentence (``TRUSTED_METHODS``); for those, and where the alignment finds
+nothing, the learned span ranker of ``qa.answer`` picks the words, or ``None`` when its best
+candidate is the whole sentence (``bench/train_answer.py`` measures both and the combination).
 
 Pure Python + numpy; jieba segments the passage once; ~2.5 ms for a 350-character passage.
 """
@@ -844,10 +846,19 @@ class _Anchor(NamedTuple):
 
 
 def _answer_words(q: _Question, text: str, sent: _Sentence) -> tuple[int, int] | None:
-    """The answer words inside ``sent``, or None when the way they were found is one that
-    ``bench/train_highlight.py`` measured to be less precise than the whole sentence."""
+    """The answer words inside ``sent``, or None when unsure. First the alignment heuristic,
+    when the way it found them is one that ``bench/train_highlight.py`` measured to be at least
+    as precise as the whole sentence (``TRUSTED_METHODS``); else the learned span ranker's best
+    candidate (``qa.answer``: None when that is the whole sentence or under its threshold).
+    ``bench/train_answer.py`` measured this order against the ranker alone and the heuristic
+    alone."""
     span, method = _answer_candidate(q, text, sent)
-    return span if method in TRUSTED_METHODS else None
+    if method in TRUSTED_METHODS:
+        return span
+    from qa import answer  # imports this module
+
+    ranked = answer.answer_words(q, text, sent)
+    return ranked.span if ranked is not None else None
 
 
 def _is_latin(ch: str) -> bool:
@@ -1073,14 +1084,18 @@ def _refine(c: tuple[int, int], s: str, sent: _Sentence) -> tuple[int, int]:
 
 
 def _answer_candidate(
-    q: _Question, text: str, sent: _Sentence
+    q: _Question,
+    text: str,
+    sent: _Sentence,
+    slot: tuple[tuple[int, int] | None, str, str, list[_Anchor]] | None = None,
 ) -> tuple[tuple[int, int] | None, str]:
-    """The answer words inside ``sent`` and the name of the method that found them."""
+    """The answer words inside ``sent`` and the name of the method that found them (``slot``:
+    ``_slot(q, sent)`` when the caller already has it)."""
     s = sent.folded
     if not s:
         return None, "none"
     off = sent.start
-    gap, method, end, anchors = _slot(q, sent)
+    gap, method, end, anchors = slot if slot is not None else _slot(q, sent)
     cands: list[tuple[int, int]] = []
     if q.atype not in ("other", "reason"):
         covered = [False] * len(s)
