@@ -26,8 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cmrc import cmrc_em, cmrc_f1
 from common import BUILD_REPORTS, cmrc_index, doc_name
 
+from qa import highlight as hl
 from qa.lexical import analyze
 from qa.search import Retriever, clean_question, fuse
+from qa.trees import TreeEnsemble
 
 
 def ranking_metrics(ranked_docs: list[list[str]], gold: list[str]) -> dict[str, float]:
@@ -47,6 +49,30 @@ def ranking_metrics(ranked_docs: list[list[str]], gold: list[str]) -> dict[str, 
             mrr += 1.0 / (seen.index(g) + 1)
     n = max(len(gold), 1)
     return {"recall@1": r1 / n, "recall@5": r5 / n, "mrr@10": mrr / n}
+
+
+def held_out_models(path: Path) -> dict[str, dict[str, TreeEnsemble]]:
+    """Article title -> the tree models of the fold that held it out."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    out = {}
+    for fold in data["folds"]:
+        models = {k: TreeEnsemble(v) for k, v in fold["models"].items()}
+        for title in fold["articles"]:
+            out[title] = models
+    return out
+
+
+def overlaps(text: str, span: tuple[int, int], answers: list[str]) -> bool:
+    """True if an occurrence of an answer text in ``text`` overlaps ``span`` (the looser
+    reading: the highlight shows at least part of the answer)."""
+    s, e = span
+    for a in answers:
+        i = text.find(a) if a else -1
+        while i >= 0:
+            if i < e and s < i + len(a):
+                return True
+            i = text.find(a, i + 1)
+    return False
 
 
 def compare_fusions(r: Retriever, questions: list[str], gold: list[str]) -> dict[str, object]:
@@ -78,6 +104,12 @@ def main() -> None:
     ap.add_argument("--out", default="bench/results/retrieval.json")
     ap.add_argument("--limit", type=int, default=0, help="only the first N paragraphs")
     ap.add_argument("--fresh", action="store_true", help="build from nothing (times the build)")
+    ap.add_argument(
+        "--highlight-folds",
+        type=Path,
+        help="score each question's highlights with the sentence-scorer fold model that did not "
+        "see its article (written by bench/train_highlight.py --folds-out): held-out figures",
+    )
     args = ap.parse_args()
 
     if args.fresh:  # time a build from nothing, in a temporary folder
@@ -89,6 +121,7 @@ def main() -> None:
     build_s = report.seconds
 
     questions = [(q, doc_name(p)) for p in paras for q in p.questions if q.question.strip()]
+    title_of = {doc_name(p): p.title or p.id for p in paras}
     skipped_questions = sum(len(p.questions) for p in paras) - len(questions)
     main_r = Retriever(index, settings)
     main_r.warm_up()
@@ -98,9 +131,13 @@ def main() -> None:
     )
 
     # the full path, with highlighting and latency
-    lat, hl_hit, in_top, em, f1, ranked = [], 0, 0, 0.0, 0.0, []
+    lat, hl_hit, hl_overlap, hl_chars, in_top, em, f1, ranked = [], 0, 0, 0, 0, 0.0, 0.0, []
     conf_right, conf_wrong = [], []
+    fold_of = held_out_models(args.highlight_folds) if args.highlight_folds else {}
     for q, gold in questions:
+        if fold_of:
+            models = fold_of[title_of[gold]]
+            hl._trees = lambda models=models: models  # the highlighter reads it per call
         t = time.perf_counter()
         hits = main_r.run(q.question, 10)
         lat.append(time.perf_counter() - t)
@@ -112,6 +149,9 @@ def main() -> None:
             in_top += 1
         if right and any(a in top.sentence for a in q.answers):
             hl_hit += 1
+        if right and top.highlights and overlaps(top.text, top.highlights[0], q.answers):
+            hl_overlap += 1
+        hl_chars += len(top.sentence)
         if right:
             em += cmrc_em(top.answer_text or "", q.answers)
             f1 += cmrc_f1(top.answer_text or "", q.answers)
@@ -122,6 +162,8 @@ def main() -> None:
             "top_passage_contains_answer": in_top / n,
             "first_highlight_contains_answer": hl_hit / n,
             "first_highlight_contains_answer_when_top_passage_does": hl_hit / max(in_top, 1),
+            "first_highlight_overlaps_answer": hl_overlap / n,
+            "first_highlight_mean_chars": hl_chars / n,
             "answer_em": em / n,
             "answer_f1": f1 / n,
             "latency_median_ms": 1000 * statistics.median(lat),
@@ -137,6 +179,9 @@ def main() -> None:
         "passages_per_s": report.embedded / build_s if report.embedded else None,
     }
     results["questions"] = n
+    results["highlight_models"] = (
+        f"held-out folds from {args.highlight_folds}" if fold_of else "shipped (trained on all)"
+    )
     results["empty_questions_skipped"] = skipped_questions
     results["machine"] = (
         f"{platform.machine()}, {platform.processor() or ''} python {platform.python_version()}"

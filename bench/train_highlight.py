@@ -28,6 +28,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -254,6 +255,44 @@ def fit_listwise(items: list[Item], with_sims: bool, c: float = 1.0) -> tuple[np
     return w, b
 
 
+#: the boosted trees' settings (chosen once; 150-500 trees and 15-31 leaves gave the same
+#: held-out figures within 0.3 points)
+TREE_PARAMS = {
+    "max_iter": 300,
+    "learning_rate": 0.05,
+    "max_leaf_nodes": 15,
+    "l2_regularization": 1.0,
+    "random_state": 0,
+}
+
+
+def tree_matrix(item: Item, with_sims: bool) -> np.ndarray:
+    return hl.tree_features(item.x, item.sims if with_sims else None)
+
+
+def fit_trees(items: list[Item], with_sims: bool) -> dict[str, object]:
+    """Gradient-boosted trees on the sentence labels, exported for ``qa.trees``."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from qa.trees import export_sklearn
+
+    x = np.vstack([tree_matrix(it, with_sims) for it in items])
+    y = np.concatenate([it.y_overlap for it in items])
+    return export_sklearn(HistGradientBoostingClassifier(**TREE_PARAMS).fit(x, y))
+
+
+def fit_scorer(items: list[Item], with_sims: bool, kind: str) -> Callable[[Item], np.ndarray]:
+    """A function item -> probability per sentence, trained on ``items`` (the same code as
+    run time: the linear weights, or the trees through ``qa.trees.TreeEnsemble``)."""
+    if kind == "trees":
+        from qa.trees import TreeEnsemble
+
+        ens = TreeEnsemble(json.loads(json.dumps(fit_trees(items, with_sims))))
+        return lambda it: ens.predict(tree_matrix(it, with_sims))
+    w, b = fit(items, with_sims)
+    return lambda it: 1.0 / (1.0 + np.exp(-(matrix(it, with_sims) @ w + b)))
+
+
 def folds_by_group(items: list[Item], k: int, seed: int = 0) -> list[list[int]]:
     groups = sorted({it.group for it in items})
     rng = np.random.default_rng(seed)
@@ -265,7 +304,9 @@ def folds_by_group(items: list[Item], k: int, seed: int = 0) -> list[list[int]]:
     return out
 
 
-def rank_metrics(item: Item, scores: np.ndarray) -> dict[str, float]:
+def rank_metrics(item: Item, scores: np.ndarray, probs: bool = True) -> dict[str, float]:
+    """Ranking figures of one question; with ``probs`` (scores are probabilities) also those
+    of the highlight block."""
     order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
     first = order[0]
     rr = 0.0
@@ -273,12 +314,25 @@ def rank_metrics(item: Item, scores: np.ndarray) -> dict[str, float]:
         if item.y_overlap[i]:
             rr = 1.0 / (r + 1)
             break
-    return {
+    out = {
         "hit": float(item.y_overlap[first]),
         "hit_strict": float(item.y_strict[first]),
         "hit@2": float(any(item.y_overlap[i] for i in order[:2])),
         "mrr": rr,
+        "chars": float(item.spans[first][1] - item.spans[first][0]),
     }
+    if probs:
+        # the highlight as shown: the best sentence widened to its block (qa.highlight.block)
+        lo, hi = hl.block(scores, first)
+        a, b = item.spans[lo][0], item.spans[hi][1]
+        text = item.context[a:b]
+        out["block_hit"] = float(item.y_overlap[lo : hi + 1].any())
+        out["block_strict"] = float(
+            any(a <= s and e <= b for s, e in item.gold) or any(x in text for x in item.answers)
+        )
+        out["block_sentences"] = float(hi - lo + 1)
+        out["block_chars"] = float(b - a)
+    return out
 
 
 #: answer-word methods scored as answers (see choose_methods); highlight() trusts
@@ -360,13 +414,13 @@ def baseline(items: list[Item], name: str) -> dict[str, float]:
             s = np.asarray(it.sims)
         else:
             s = it.x[:, col[name]]
-        out.append(rank_metrics(it, s))
+        out.append(rank_metrics(it, s, probs=False))
     return mean_dicts(out)
 
 
 def cross_validate(
-    items: list[Item], k: int, with_sims: bool, answers: bool = True
-) -> tuple[dict[str, float], list[tuple[np.ndarray, float]], list[int], dict[str, list[float]]]:
+    items: list[Item], k: int, with_sims: bool, answers: bool = True, kind: str = "linear"
+) -> tuple[dict[str, float], list, list[int], dict[str, list[float]]]:
     folds = folds_by_group(items, k)
     fold_of = [0] * len(items)
     per_q: list[dict[str, float]] = []
@@ -375,12 +429,12 @@ def cross_validate(
     for f, test in enumerate(folds):
         test_set = set(test)
         train = [items[i] for i in range(len(items)) if i not in test_set]
-        w, b = fit(train, with_sims)
-        models.append((w, b))
+        scorer = fit_scorer(train, with_sims, kind)
+        models.append(scorer)
         for i in test:
             fold_of[i] = f
             it = items[i]
-            z = matrix(it, with_sims) @ w + b
+            z = scorer(it)
             m = rank_metrics(it, z)
             if answers:
                 best = min(range(len(z)), key=lambda j: (-z[j], j))
@@ -450,6 +504,21 @@ def timing(paragraphs: list[Paragraph], n: int = 200) -> tuple[float, float]:
     return statistics.mean(times), times[int(0.95 * (len(times) - 1))]
 
 
+def write_folds(items: list[Item], k: int, sims: bool, path: Path) -> None:
+    """Each fold's tree models, trained without its articles, and the articles it holds out."""
+    folds = []
+    for test in folds_by_group(items, k):
+        held = {items[i].group for i in test}
+        train = [it for it in items if it.group not in held]
+        models = {"base": fit_trees(train, False)}
+        if sims:
+            models["sims"] = fit_trees(train, True)
+        folds.append({"articles": sorted(held), "models": models})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"folds": folds}, separators=(",", ":")), encoding="utf-8")
+    print(f"wrote the {k} fold models to {path}")
+
+
 def fmt(d: dict[str, float], keys: list[str]) -> str:
     return "  ".join(f"{k} {100 * d[k]:5.1f}" for k in keys if k in d)
 
@@ -461,6 +530,18 @@ def main() -> None:
     ap.add_argument("--sims", action="store_true", help="also train the dense-similarity model")
     ap.add_argument("--trad", type=int, default=100_000, help="questions to convert (0 = none)")
     ap.add_argument("--no-write", action="store_true", help="do not write the weights file")
+    ap.add_argument(
+        "--folds-out",
+        type=Path,
+        help="also write each fold's tree models and its articles here (for the end-to-end "
+        "held-out figure: bench/bench_retrieval.py --highlight-folds)",
+    )
+    ap.add_argument(
+        "--model",
+        choices=("trees", "linear"),
+        default="trees",
+        help="the scorer to cross-validate and compare (both are written)",
+    )
     args = ap.parse_args()
 
     t0 = time.time()
@@ -480,7 +561,7 @@ def main() -> None:
     if args.sims:
         add_sims(items, args.data)
 
-    rk = ["hit", "hit_strict", "hit@2", "mrr"]
+    rk = ["hit", "hit_strict", "hit@2", "mrr", "block_hit", "block_strict"]
     ak = [
         "answered",
         "em",
@@ -512,8 +593,16 @@ def main() -> None:
             "the held-out choice"
         )
     trusted = frozenset(keep)
-    cv, models, fold_of, by_type = cross_validate(items, args.folds, False)
-    print(f"  highlight (lexical)            {fmt(cv, rk)}")
+    if args.model == "trees":
+        cv_lin, _, _, _ = cross_validate(items, args.folds, False, answers=False)
+        print(f"  highlight (lexical, linear)    {fmt(cv_lin, rk)}")
+        report["cv_lexical_linear"] = cv_lin
+    cv, models, fold_of, by_type = cross_validate(items, args.folds, False, kind=args.model)
+    print(f"  highlight (lexical, {args.model:6s})   {fmt(cv, rk)}")
+    print(
+        f"      mean chars: sentence {cv['chars']:.0f}, block {cv['block_chars']:.0f} "
+        f"({cv['block_sentences']:.2f} sentences)"
+    )
     print(f"      answer words: {fmt(cv, ak)}")
     report["cv_lexical"] = cv
     types = "  ".join(
@@ -521,8 +610,9 @@ def main() -> None:
     )
     print(f"      hit by answer type: {types}")
     if args.sims:
-        cv_s, _, _, _ = cross_validate(items, args.folds, True)
+        cv_s, _, _, _ = cross_validate(items, args.folds, True, kind=args.model)
         print(f"  highlight (lexical + dense)    {fmt(cv_s, rk)}")
+        print(f"      mean chars: block {cv_s['block_chars']:.0f}")
         print(f"      answer words: {fmt(cv_s, ak)}")
         report["cv_sims"] = cv_s
 
@@ -530,18 +620,21 @@ def main() -> None:
         trad = traditional_items(items, args.trad)
         ms, mb = [], []
         for i, it in trad:
-            w, b = models[fold_of[i]]
-            z = matrix(it, False) @ w + b
+            scorer = models[fold_of[i]]
+            z = scorer(it)
             m = rank_metrics(it, z)
             best = min(range(len(z)), key=lambda j: (-z[j], j))
             m.update(answer_metrics(it, best))
             ms.append(m)
-            mb.append(rank_metrics(items[i], matrix(items[i], False) @ w + b))
+            mb.append(rank_metrics(items[i], scorer(items[i])))
         mt, ms0 = mean_dicts(ms), mean_dicts(mb)
         print(f"\ntraditional script (OpenCC s2t, {len(trad)} questions, fold models):")
         print(f"  traditional {fmt(mt, rk)}  answer {fmt(mt, ['em', 'f1'])}")
         print(f"  simplified  {fmt(ms0, rk)}  (same questions)")
         report["traditional"] = {"questions": len(trad), **mt}
+
+    if args.folds_out:
+        write_folds(items, args.folds, args.sims, args.folds_out)
 
     mean_ms, p95_ms = timing(paragraphs)
     print(f"\nhighlight() per ~350-char passage: mean {mean_ms:.2f} ms, p95 {p95_ms:.2f} ms")
@@ -572,6 +665,25 @@ def main() -> None:
             json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
         )
         print(f"\nwrote {hl.WEIGHTS_PATH.relative_to(ROOT)}")
+        trees = {"base": fit_trees(items, False)}
+        if args.sims:
+            trees["sims"] = fit_trees(items, True)
+        hl.TREES_PATH.write_text(
+            json.dumps(
+                {
+                    "about": "qa/highlight.py sentence scorer: boosted trees over "
+                    "qa.highlight.tree_features, evaluated by qa.trees; written by "
+                    "bench/train_highlight.py (scikit-learn HistGradientBoostingClassifier "
+                    f"{TREE_PARAMS})",
+                    "trained_on": args.data.name,
+                    "models": trees,
+                },
+                separators=(",", ":"),
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+        print(f"wrote {hl.TREES_PATH.relative_to(ROOT)}")
         for n, v in zip(out["base"]["features"], out["base"]["weights"], strict=True):  # type: ignore[index]
             print(f"  {n:16s} {v:+.3f}")
     print(f"done in {time.time() - t0:.0f} s")

@@ -72,12 +72,15 @@ import numpy as np
 from qa.text import split_sentences
 
 WEIGHTS_PATH = Path(__file__).parent / "data" / "highlight_weights.json"
+TREES_PATH = Path(__file__).parent / "data" / "highlight_trees.json"
 
 
 class Highlight(NamedTuple):
     """Ranked sentence spans of a passage and the answer words inside the best one."""
 
-    spans: list[tuple[int, int]]  # sentence spans in ``text``, best first (all sentences)
+    # spans in ``text``, best first: the best sentence (widened to the adjacent sentences that
+    # score nearly as well, see ``block``), then every other sentence
+    spans: list[tuple[int, int]]
     scores: list[float]  # probability-like score of each span, same order (0..1)
     answer: tuple[int, int] | None  # exact answer words inside spans[0], or None when unsure
 
@@ -732,6 +735,75 @@ def _weights() -> dict[str, Any]:
         }
 
 
+def tree_features(x: np.ndarray, sims: Sequence[float] | None = None) -> np.ndarray:
+    """The tree scorer's columns for a passage's feature rows ``x`` (``FEATURES_BASE``):
+    every column, its gap to the passage's best value of it, the number of sentences, and the
+    ``FEATURES_SIMS`` columns when dense similarities are given."""
+    if not len(x):
+        return np.zeros((0, 2 * x.shape[1] + 1 + (len(FEATURES_SIMS) if sims is not None else 0)))
+    cols = [x, x - x.max(axis=0, keepdims=True), np.full((len(x), 1), float(len(x)))]
+    if sims is not None:
+        cols.append(_sims_features(sims, len(x)))
+    return np.hstack(cols)
+
+
+@lru_cache(maxsize=1)
+def _trees() -> dict[str, Any]:
+    """The boosted-tree sentence scorers (``base``, ``sims``) from ``TREES_PATH``; empty when
+    the file is missing (the linear weights are used then)."""
+    from qa.trees import TreeEnsemble
+
+    try:
+        with open(TREES_PATH, encoding="utf-8") as f:
+            data = json.load(f)
+        return {k: TreeEnsemble(v) for k, v in data["models"].items()}
+    except (OSError, ValueError, KeyError) as exc:
+        logging.getLogger(__name__).warning("highlight trees unreadable (%s): linear model", exc)
+        return {}
+
+
+def sentence_probabilities(
+    x: np.ndarray, sentence_sims: Sequence[float] | None = None
+) -> np.ndarray:
+    """P(sentence holds the answer) for each feature row of a passage: the boosted trees
+    (``bench/train_highlight.py``), or the linear model if they are not shipped."""
+    with_sims = sentence_sims is not None and len(sentence_sims) > 0
+    trees = _trees().get("sims" if with_sims else "base")
+    if trees is not None:
+        return np.asarray(trees.predict(tree_features(x, sentence_sims if with_sims else None)))
+    if with_sims:
+        x = np.hstack([x, _sims_features(sentence_sims, len(x))])  # type: ignore[arg-type]
+    w, b = _model(with_sims)
+    return np.asarray(1.0 / (1.0 + np.exp(-(x @ w + b))))
+
+
+#: Adjacent sentences that score at least this share of the best sentence's probability join
+#: its highlight (an answer told over several sentences: a list, a description, a reason).
+BLOCK_RATIO = 0.5
+#: ... up to this many sentences in all.
+BLOCK_MAX = 3
+
+
+def block(
+    p: Sequence[float], best: int, ratio: float = BLOCK_RATIO, most: int = BLOCK_MAX
+) -> tuple[int, int]:
+    """The run of sentence indices ``[lo, hi]`` around ``best`` (sentences in text order,
+    ``p`` their probabilities) whose neighbours score at least ``ratio`` times the best; the
+    stronger neighbour joins first."""
+    lo = hi = best
+    floor = ratio * p[best]
+    while hi - lo + 1 < most:
+        left = p[lo - 1] if lo > 0 else -1.0
+        right = p[hi + 1] if hi + 1 < len(p) else -1.0
+        if max(left, right) < floor:
+            break
+        if left >= right:
+            lo -= 1
+        else:
+            hi += 1
+    return lo, hi
+
+
 def _model(with_sims: bool) -> tuple[np.ndarray, float]:
     """Weights and bias for the feature columns (``FEATURES_BASE`` [+ ``FEATURES_SIMS``]);
     a feature the weights file does not name gets weight 0."""
@@ -1194,12 +1266,14 @@ def highlight(question: str, text: str, sentence_sims: Sequence[float] | None = 
     q, spans, x, sents = _prepare(question, text)
     if not spans:
         return Highlight([], [], None)
-    with_sims = sentence_sims is not None and len(sentence_sims) > 0
-    if with_sims:
-        x = np.hstack([x, _sims_features(sentence_sims, len(spans))])  # type: ignore[arg-type]
-    w, b = _model(with_sims)
-    z = x @ w + b
-    p = 1.0 / (1.0 + np.exp(-z))
-    order = sorted(range(len(spans)), key=lambda i: (-z[i], i))
-    answer = _answer_words(q, text, sents[order[0]])
-    return Highlight([spans[i] for i in order], [float(p[i]) for i in order], answer)
+    p = sentence_probabilities(x, sentence_sims)
+    order = sorted(range(len(spans)), key=lambda i: (-p[i], i))
+    best = order[0]
+    lo, hi = block(p, best)
+    answer = _answer_words(q, text, sents[best])
+    rest = [i for i in order if not lo <= i <= hi]
+    return Highlight(
+        [(spans[lo][0], spans[hi][1])] + [spans[i] for i in rest],
+        [float(p[best])] + [float(p[i]) for i in rest],
+        answer,
+    )

@@ -8,10 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qa import highlight as hl
 from qa.highlight import Highlight, answer_type, highlight, question_terms
 from qa.text import split_sentences
 
@@ -31,7 +33,16 @@ def answer(h: Highlight, text: str) -> str | None:
 
 
 def check_invariants(h: Highlight, text: str) -> None:
-    assert sorted(h.spans) == split_sentences(text)
+    # the first highlight is a run of adjacent sentences (the block), then every other sentence
+    sents = split_sentences(text)
+    if not sents:
+        assert h.spans == [] and h.scores == [] and h.answer is None
+        return
+    s0, e0 = h.spans[0]
+    inside = [sp for sp in sents if s0 <= sp[0] and sp[1] <= e0]
+    assert inside and inside[0][0] == s0 and inside[-1][1] == e0
+    assert len(inside) <= hl.BLOCK_MAX
+    assert sorted(h.spans[1:]) == [sp for sp in sents if sp not in inside]
     assert len(h.scores) == len(h.spans)
     assert all(0.0 <= p <= 1.0 for p in h.scores)
     assert h.scores == sorted(h.scores, reverse=True)
@@ -473,3 +484,50 @@ def test_cmrc_trial_answers_lie_in_the_first_span() -> None:
     for p in _cmrc()[:60]:
         for q in p.questions:
             check_invariants(highlight(q.question, p.context), p.context)
+
+
+# ------------------------------------------------------------------ scorer and highlight block
+@pytest.mark.unit
+def test_shipped_tree_scorers_load_and_match_the_features():
+    trees = hl._trees()
+    assert set(trees) == {"base", "sims"}
+    x, _ = hl.features("广州公安五年破获了多少刑事案件？", "第一句。第二句说破获刑事案件三万宗。")
+    assert trees["base"].n_features == hl.tree_features(x).shape[1]
+    assert trees["sims"].n_features == hl.tree_features(x, [0.8, 0.9]).shape[1]
+    p = hl.sentence_probabilities(x)
+    assert p.shape == (2,) and np.all((p > 0) & (p < 1)) and p[1] > p[0]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("p", "best", "expected"),
+    [
+        ([0.9, 0.1, 0.1], 0, (0, 0)),  # nothing near it
+        ([0.1, 0.9, 0.5, 0.1], 1, (1, 2)),  # the next sentence scores half as much: joins
+        ([0.6, 0.9, 0.7, 0.8], 1, (1, 3)),  # three at most, the stronger side first
+        ([0.3, 0.2, 0.9, 0.44, 0.9], 2, (2, 2)),  # 0.44 < 0.5 * 0.9: does not join
+    ],
+)
+def test_block_joins_adjacent_sentences_that_score_nearly_as_well(p, best, expected):
+    assert hl.block(p, best) == expected
+
+
+@pytest.mark.unit
+def test_first_highlight_is_the_block_and_holds_the_answer_words():
+    text = (
+        "该植物生长在高山草甸。"
+        "特征：茎直立，高约一米，叶片狭长，边缘有锯齿。"
+        "花黄色，顶生，排成伞房状。"
+        "它的种子可以入药。"
+    )
+    h = hl.highlight("该植物有什么特征？", text)
+    s, e = h.spans[0]
+    assert "茎直立" in text[s:e]
+    # every other sentence is listed once, none overlapping the first highlight
+    rest = h.spans[1:]
+    assert all(b <= s or a >= e for a, b in rest)
+    covered = sum(b - a for a, b in h.spans)
+    assert covered <= len(text)
+    assert len(h.scores) == len(h.spans)
+    if h.answer:
+        assert s <= h.answer[0] < h.answer[1] <= e
