@@ -7,17 +7,36 @@ question's paragraph and contains the answer). A logistic regression over
 ``qa.search.confidence_features`` is evaluated with 5-fold cross-validation grouped by article,
 then refit on everything and written to ``qa/data/confidence.json``. Reported: at the default
 threshold, the share of answerable questions correctly answered (top hit right and confident)
-and of unanswerable ones correctly refused (top hit below the threshold), and a reliability
-table (predicted vs observed, out-of-fold).
+and of unanswerable ones correctly refused (top hit below the threshold), the Brier score and a
+reliability table (predicted vs observed, out-of-fold).
 
-    python bench/train_confidence.py [--out bench/results/confidence.json]
+Cross-script passages: the same is done with the hand-written English versions of the questions
+(``bench/data/cmrc2018/questions_en.jsonl``) over the Chinese paragraphs. Every such hit is a
+passage in another script than the question, which ``ConfidenceModel.predict(...,
+cross_script=True)`` scores with a sub-model over the features ``qa.search.DENSE_ONLY``; that
+sub-model is fitted on these cross-language examples (the full model stays fitted on the
+Chinese ones alone, exactly as before). The English examples use the Chinese examples' folds
+(an article's Chinese and English questions are always in the same fold). Reported for them,
+out-of-fold: the model file as it was when the script started (``previous_model``; on a rerun
+that is the model this script wrote, fitted on these very examples, so in-sample), the old
+recipe (sub-model fitted on Chinese questions), the new one, and every subset of the features
+that mean the same across languages (to choose ``DENSE_ONLY``). Also, never trained on: the
+English questions asked against the project's default corpus (``corpus/``), which answers none
+of them (off-topic questions over a small single-topic corpus): share refused. And an
+experiment with a feature ``qa.search`` does not have (``background_z``: the passage's cosine
+standardised by its cosines with a bank of other questions, against hub passages).
+
+    python bench/train_confidence.py [--out bench/results/confidence.json] [--limit N]
+        [--save-examples F.npz | --load-examples F.npz] [--no-write]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +44,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_english import code_state, default_corpus_index, load_english
 from common import cmrc_index, doc_name
 
 from qa import search
@@ -32,31 +52,175 @@ from qa.search import CONFIDENCE_FEATURES, ConfidenceModel, Retriever, clean_que
 
 K = 3
 DENSE_ONLY = list(search.DENSE_ONLY)  # what a passage in another script than the question has
+#: The features that mean the same whatever the languages of question and passage: all but the
+#: lexical coverage (an English question's words match only the Latin names and digits of a
+#: Chinese passage). The cross-script feature subsets tried are made of these.
+CROSS_CANDIDATES = tuple(f for f in CONFIDENCE_FEATURES if f != "lexical_coverage")
+FIGURES = (
+    "answerable_correctly_answered",
+    "unanswerable_correctly_refused",
+    "answerable_wrong_top_answered",
+    "brier",
+    "log_loss",
+)
 
 
-def collect(r: Retriever, paras) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Features, labels, article groups and (answerable, rank) tags of every example."""
-    feats, labels, groups, tags = [], [], [], []
+@dataclass
+class Examples:
+    x: np.ndarray  # confidence_features
+    y: np.ndarray  # 1: the question's paragraph and it contains the answer
+    groups: np.ndarray  # article title
+    tags: np.ndarray  # (answerable, rank)
+    cross: np.ndarray  # the passage is in another script than the question
+    chunk: np.ndarray  # the retrieved chunk's position in its index
+    question: np.ndarray  # the question's position among the non-empty questions
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def select(self, m: np.ndarray) -> Examples:
+        return Examples(*(getattr(self, f.name)[m] for f in fields(self)))
+
+
+def collect(
+    r: Retriever, paras, english: dict[str, str] | None = None, conditions=(True, False)
+) -> Examples:
+    """The examples of every question (Chinese; or its English version, if ``english``), asked
+    against the whole corpus (``True`` in ``conditions``) and without its own paragraph
+    (``False``). Over a corpus that does not hold the questions' paragraphs (``conditions=
+    (None,)``), every example is unanswerable."""
+    rows: list[tuple] = []
+    qi = -1
     for pi, p in enumerate(paras):
         gold = doc_name(p)
         for q in p.questions:
             if not q.question.strip():
                 continue  # two trial questions are empty
-            question = clean_question(q.question)
-            for answerable in (True, False):
-                scored = r.score(question, K, exclude_docs=() if answerable else (gold,))
+            qi += 1
+            if english is not None and q.id not in english:
+                continue
+            question = clean_question(english[q.id] if english is not None else q.question)
+            for answerable in conditions:
+                scored = r.score(question, K, exclude_docs=(gold,) if answerable is False else ())
                 for rank, s in enumerate(scored):
                     c = s.record
-                    feats.append(s.features)
-                    labels.append(int(c.doc == gold and any(a in c.text for a in q.answers)))
-                    groups.append(p.title or str(pi))
-                    tags.append((int(answerable), rank))
-    g = np.unique(np.array(groups), return_inverse=True)[1]
-    return np.array(feats), np.array(labels), g, np.array(tags)
+                    label = int(c.doc == gold and any(a in c.text for a in q.answers))
+                    if answerable is None:
+                        label = 0
+                    rows.append(
+                        (
+                            s.features,
+                            label,
+                            p.title or str(pi),
+                            (int(bool(answerable)), rank),
+                            s.cross_script,
+                            s.chunk,
+                            qi,
+                        )
+                    )
+    cols = list(zip(*rows, strict=True)) if rows else [[]] * 7
+    return Examples(
+        np.array(cols[0], dtype=np.float64).reshape(-1, len(CONFIDENCE_FEATURES)),
+        np.array(cols[1], dtype=np.int64),
+        np.array(cols[2], dtype=object),
+        np.array(cols[3], dtype=np.int64).reshape(-1, 2),
+        np.array(cols[4], dtype=bool),
+        np.array(cols[5], dtype=np.int64),
+        np.array(cols[6], dtype=np.int64),
+    )
 
 
 def fit(x: np.ndarray, y: np.ndarray) -> LogisticRegression:
     return LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
+
+
+def evaluate(p: np.ndarray, y: np.ndarray, tags: np.ndarray, t: float) -> dict[str, object]:
+    """Answered/refused at ``t`` (top hits), Brier, log loss and reliability of predictions."""
+    top = tags[:, 1] == 0
+    ans, unans = top & (tags[:, 0] == 1), top & (tags[:, 0] == 0)
+    answered = float(np.mean((p[ans] >= t) & (y[ans] == 1)))
+    refused = float(np.mean(p[unans] < t))
+    bins = []
+    for lo in np.arange(0, 1, 0.1):
+        sel = (p >= lo) & (p < lo + 0.1 + (1e-9 if lo >= 0.9 else 0))
+        if sel.any():
+            bins.append(
+                {
+                    "bin": f"{lo:.1f}-{lo + 0.1:.1f}",
+                    "n": int(sel.sum()),
+                    "predicted": float(p[sel].mean()),
+                    "observed": float(y[sel].mean()),
+                }
+            )
+    pc = np.clip(p, 1e-12, 1 - 1e-12)
+    return {
+        "answerable_correctly_answered": answered,
+        "unanswerable_correctly_refused": refused,
+        "balanced_accuracy": (answered + refused) / 2,
+        # answerable, but the top hit is not the answer and is still given as one
+        "answerable_wrong_top_answered": float(np.mean((p[ans] >= t) & (y[ans] == 0))),
+        "brier": float(np.mean((p - y) ** 2)),
+        "log_loss": float(-np.mean(y * np.log(pc) + (1 - y) * np.log(1 - pc))),
+        "by_threshold": {
+            f"{th:.1f}": {
+                "answered": float(np.mean((p[ans] >= th) & (y[ans] == 1))),
+                "refused": float(np.mean(p[unans] < th)),
+            }
+            for th in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+        },
+        "reliability": bins,
+    }
+
+
+def oof_predict(
+    train: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    tests: list[tuple[np.ndarray, np.ndarray]],
+) -> list[np.ndarray]:
+    """Out-of-fold predictions: for each fold f, a model fitted on the (x, y, folds) rows of
+    ``train`` outside f predicts the (x, folds) rows of each of ``tests`` in f."""
+    out = [np.zeros(len(x)) for x, _ in tests]
+    for f in range(5):
+        xs = np.vstack([x[fo != f] for x, _, fo in train])
+        ys = np.concatenate([y[fo != f] for _, y, fo in train])
+        model = fit(xs, ys)
+        for (x, fo), p in zip(tests, out, strict=True):
+            if (fo == f).any():
+                p[fo == f] = model.predict_proba(x[fo == f])[:, 1]
+    return out
+
+
+def background_z(
+    examples: Examples, vectors: np.ndarray, bank: np.ndarray, folds: np.ndarray
+) -> np.ndarray:
+    """The experimental feature, out-of-fold: an example's dense cosine minus the mean cosine
+    of its chunk with the bank questions of the other folds, over their standard deviation
+    (``folds``: the fold of each bank question)."""
+    out = np.zeros(len(examples))
+    for f in range(5):
+        sims = vectors[examples.chunk] @ bank[folds != f].T
+        mine = folds[examples.question] == f
+        z = (examples.x[:, 0] - sims.mean(axis=1)) / np.maximum(sims.std(axis=1), 1e-6)
+        out[mine] = z[mine]
+    return out
+
+
+def save_examples(path: Path, extra: dict[str, np.ndarray], **sets: Examples) -> None:
+    arrays = dict(extra)
+    for name, e in sets.items():
+        for f in fields(e):
+            v = getattr(e, f.name)
+            arrays[f"{name}_{f.name}"] = v.astype(str) if f.name == "groups" else v
+    np.savez_compressed(path, **arrays)
+
+
+def load_examples(path: Path, name: str) -> Examples:
+    z = np.load(path)
+    return Examples(
+        *(
+            z[f"{name}_{f.name}"].astype(object) if f.name == "groups" else z[f"{name}_{f.name}"]
+            for f in fields(Examples)
+        )
+    )
 
 
 def main() -> None:
@@ -64,62 +228,136 @@ def main() -> None:
     ap.add_argument("--out", default="bench/results/confidence.json")
     ap.add_argument("--threshold", type=float, default=0.5)
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--save-examples", type=Path, help="keep the collected examples in this file")
+    ap.add_argument(
+        "--load-examples", type=Path, help="use examples saved by --save-examples (no questions)"
+    )
+    ap.add_argument("--no-write", action="store_true", help="do not write qa/data/confidence.json")
     args = ap.parse_args()
-
-    paras, settings = cmrc_index(limit=args.limit)
-    r = Retriever(settings.index_dir, settings)
-    r.warm_up()
-    x, y, groups, tags = collect(r, paras)
-
-    oof = np.zeros(len(y))
-    oof_dense = np.zeros(len(y))
-    for tr, te in GroupKFold(n_splits=5).split(x, y, groups):
-        oof[te] = fit(x[tr], y[tr]).predict_proba(x[te])[:, 1]
-        oof_dense[te] = fit(x[tr][:, DENSE_ONLY], y[tr]).predict_proba(x[te][:, DENSE_ONLY])[:, 1]
-
     t = args.threshold
-    top = tags[:, 1] == 0
-    ans, unans = top & (tags[:, 0] == 1), top & (tags[:, 0] == 0)
-    results = {}
-    for name, p in (("full", oof), ("dense_only", oof_dense)):
-        answered = float(np.mean((p[ans] >= t) & (y[ans] == 1)))
-        refused = float(np.mean(p[unans] < t))
-        bins = []
-        for lo in np.arange(0, 1, 0.1):
-            m = oof if name == "full" else oof_dense
-            sel = (m >= lo) & (m < lo + 0.1 + (1e-9 if lo >= 0.9 else 0))
-            if sel.any():
-                bins.append(
-                    {
-                        "bin": f"{lo:.1f}-{lo + 0.1:.1f}",
-                        "n": int(sel.sum()),
-                        "predicted": float(m[sel].mean()),
-                        "observed": float(y[sel].mean()),
-                    }
-                )
-        brier = float(np.mean((p - y) ** 2))
-        by_threshold = {
-            f"{th:.1f}": {
-                "answered": float(np.mean((p[ans] >= th) & (y[ans] == 1))),
-                "refused": float(np.mean(p[unans] < th)),
-            }
-            for th in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
-        }
-        results[name] = {
-            "answerable_correctly_answered": answered,
-            "unanswerable_correctly_refused": refused,
-            "balanced_accuracy": (answered + refused) / 2,
-            "brier": brier,
-            "by_threshold": by_threshold,
-            "reliability": bins,
-        }
+
+    previous = ConfidenceModel()  # the shipped model as it is now, before this run rewrites it
+    previous_note = json.loads(ConfidenceModel.PATH.read_text(encoding="utf-8")).get(
+        "trained_on", ""
+    )
+    if args.load_examples:
+        zh, en, off = (load_examples(args.load_examples, n) for n in ("zh", "en", "off"))
+        with np.load(args.load_examples) as z:
+            bank, vec_cmrc, vec_off = z["bank"], z["vectors_cmrc"], z["vectors_off"]
+    else:
+        paras, settings = cmrc_index(limit=args.limit)
+        r = Retriever(settings.index_dir, settings)
+        r.warm_up()
+        english = load_english()
+        zh = collect(r, paras)
+        en = collect(r, paras, english)
+        r_off = Retriever(default_corpus_index().index_dir, settings, embedder=r.embedder)
+        off = collect(r_off, paras, english, conditions=(None,))
+        texts = [english.get(q.id, "") for p in paras for q in p.questions if q.question.strip()]
+        bank = r.embedder.embed_queries([clean_question(q) if q else "?" for q in texts])
+        vec_cmrc, vec_off = r.index.vectors(), r_off.index.vectors()
+        if args.save_examples:
+            extra = {"bank": bank, "vectors_cmrc": vec_cmrc, "vectors_off": vec_off}
+            save_examples(args.save_examples, extra, zh=zh, en=en, off=off)
+    x, y, tags = zh.x, zh.y, zh.tags
+    groups = np.unique(zh.groups.astype(str), return_inverse=True)[1]
+
+    # folds by article on the Chinese examples (as before); the English ones follow them
+    folds = np.zeros(len(y), dtype=np.int64)
+    for f, (_, te) in enumerate(GroupKFold(n_splits=5).split(x, y, groups)):
+        folds[te] = f
+    fold_of = dict(zip(zh.groups, folds, strict=True))
+    en_folds = np.array([fold_of[g] for g in en.groups], dtype=np.int64)
+    off_folds = np.array([fold_of[g] for g in off.groups], dtype=np.int64)
+
+    results: dict[str, object] = {}
+    for name, cols in (("full", slice(None)), ("dense_only", DENSE_ONLY)):
+        (p,) = oof_predict([(x[:, cols], y, folds)], [(x[:, cols], folds)])
+        results[name] = evaluate(p, y, tags, t)
         print(name, json.dumps(results[name], indent=1), file=sys.stderr)
+
+    # English questions: every passage is Chinese, so cross-script (any other example would be
+    # scored by the full model, as in qa.search)
+    names = list(CONFIDENCE_FEATURES)
+    cx = en.cross
+    en_cross = en.select(cx)
+    full_en, full_off = oof_predict([(x, y, folds)], [(en.x, en_folds), (off.x, off_folds)])
+    off_top = off.tags[:, 1] == 0
+
+    def system(p_cross: np.ndarray, p_full: np.ndarray, cross: np.ndarray) -> np.ndarray:
+        """Predictions as qa.search makes them: the cross-script model where scripts differ."""
+        p = p_full.copy()
+        p[cross] = p_cross
+        return p
+
+    def measure(x_en: np.ndarray, x_off: np.ndarray, train=None) -> dict[str, object]:
+        """Out-of-fold figures of a cross-script model over the given English (and off-topic)
+        features, fitted on the English examples, or on ``train`` (x, y, folds)."""
+        tr = train or [(x_en[cx], en_cross.y, en_folds[cx])]
+        p_en, p_off = oof_predict(
+            tr, [(x_en[cx], en_folds[cx]), (x_off[off.cross], off_folds[off.cross])]
+        )
+        p_en = system(p_en, full_en, cx)
+        p_off = system(p_off, full_off, off.cross)
+        m = evaluate(p_en, en.y, en.tags, t)
+        m["offtopic_refused"] = float(np.mean(p_off[off_top] < t))
+        return m
+
+    def prev_predict(e: Examples) -> np.ndarray:
+        return np.array([previous.predict(f, bool(c)) for f, c in zip(e.x, e.cross, strict=True)])
+
+    english: dict[str, object] = {
+        "examples": len(en),
+        "cross_script_examples": int(cx.sum()),
+        "questions": int(np.sum((en.tags[:, 0] == 1) & (en.tags[:, 1] == 0))),
+        "offtopic_questions": int(off_top.sum()),
+    }
+    prev = evaluate(prev_predict(en), en.y, en.tags, t)
+    prev["offtopic_refused"] = float(np.mean(prev_predict(off)[off_top] < t))
+    english["previous_model"] = prev
+    english["previous_model_trained_on"] = previous_note
+    english["zh_trained_dense_only"] = measure(
+        en.x[:, DENSE_ONLY], off.x[:, DENSE_ONLY], train=[(x[:, DENSE_ONLY], y, folds)]
+    )
+    english["cross_script_model"] = measure(en.x[:, DENSE_ONLY], off.x[:, DENSE_ONLY])
+    english["cross_script_model_features"] = [names[i] for i in DENSE_ONLY]
+
+    subsets = []
+    for n in range(1, len(CROSS_CANDIDATES) + 1):
+        for combo in itertools.combinations(CROSS_CANDIDATES, n):
+            c = [names.index(f) for f in combo]
+            m = measure(en.x[:, c], off.x[:, c])
+            subsets.append(
+                {"features": list(combo)} | {k: m[k] for k in (*FIGURES, "offtopic_refused")}
+            )
+    subsets.sort(key=lambda s: s["log_loss"])
+    english["feature_subsets_by_log_loss"] = subsets
+
+    # experiment: the background-standardised cosine as one more cross-script feature
+    q_folds = np.full(len(bank), -1, dtype=np.int64)
+    q_folds[en.question] = en_folds
+    bz_en = background_z(en, vec_cmrc, bank, q_folds)[:, None]
+    bz_off = background_z(off, vec_off, bank, q_folds)[:, None]
+    experiment = {}
+    for combo in (tuple(names[i] for i in DENSE_ONLY), ("dense_z", "dense_gap", "top", "sentence")):
+        c = [names.index(f) for f in combo]
+        for with_bz in (False, True):
+            xe = np.hstack([en.x[:, c], bz_en]) if with_bz else en.x[:, c]
+            xo = np.hstack([off.x[:, c], bz_off]) if with_bz else off.x[:, c]
+            m = measure(xe, xo)
+            key = "+".join(combo) + ("+background_z" if with_bz else "")
+            experiment[key] = {k: m[k] for k in (*FIGURES, "offtopic_refused")} | {
+                "reliability": m["reliability"]
+            }
+    english["experiment_background_z"] = experiment
+    results["english"] = english
     results["examples"] = len(y)
-    results["questions"] = int(ans.sum())
+    results["questions"] = int(np.sum((tags[:, 0] == 1) & (tags[:, 1] == 0)))
     results["threshold"] = t
+    results["code"] = code_state()
 
     full = fit(x, y)
-    dense = fit(x[:, DENSE_ONLY], y)
+    dense = fit(en_cross.x[:, DENSE_ONLY], en_cross.y)
     model = {
         "features": list(CONFIDENCE_FEATURES),
         "bias": float(full.intercept_[0]),
@@ -130,13 +368,28 @@ def main() -> None:
             "weights": [float(w) for w in dense.coef_[0]],
         },
         "trained_on": "CMRC 2018 trial: answerable (full corpus) and unanswerable (own paragraph "
-        "removed) questions, top-3 hits; bench/train_confidence.py",
+        "removed) questions, top-3 hits; the full model on the Chinese questions, the "
+        "cross-script (dense_only) model on their hand-written English versions over the "
+        "Chinese paragraphs; bench/train_confidence.py",
     }
-    ConfidenceModel.PATH.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
+    if not args.no_write:
+        ConfidenceModel.PATH.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
+    results["model"] = model
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))
-    print(json.dumps({k: v for k, v in results.items() if k in ("full", "dense_only")}, indent=1))
+    summary = {
+        "zh_full": {k: results["full"][k] for k in FIGURES},
+        "zh_dense_only": {k: results["dense_only"][k] for k in FIGURES},
+    } | {
+        f"en_{k}": {kk: english[k][kk] for kk in (*FIGURES, "offtopic_refused")}
+        for k in ("previous_model", "zh_trained_dense_only", "cross_script_model")
+    }
+    summary["en_best_subsets"] = subsets[:5]
+    summary["en_experiment_background_z"] = {
+        k: {kk: v[kk] for kk in (*FIGURES, "offtopic_refused")} for k, v in experiment.items()
+    }
+    print(json.dumps(summary, indent=1))
 
 
 if __name__ == "__main__":

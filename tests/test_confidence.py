@@ -1,0 +1,99 @@
+"""The shipped confidence model (qa/data/confidence.json, written by bench/train_confidence.py):
+it loads, its cross-script sub-model reads the features qa.search.DENSE_ONLY says, and its
+predictions move the right way. No model, no index, no network."""
+
+from __future__ import annotations
+
+import json
+from itertools import pairwise
+
+import numpy as np
+import pytest
+
+from qa.search import CONFIDENCE_FEATURES, DENSE_ONLY, ConfidenceModel
+
+pytestmark = pytest.mark.unit
+
+
+def features(**kw: float) -> np.ndarray:
+    """A feature vector: a middling top hit, with ``kw`` overriding named features (values in
+    the range CMRC hits have; the defaults are about the medians of English questions' top hits
+    over Chinese text)."""
+    base = {
+        "dense": 0.77,
+        "lexical_coverage": 0.0,
+        "margin": 0.2,
+        "sentence": 0.25,
+        "top": 1.0,
+        "dense_z": 2.5,
+        "dense_gap": 0.5,
+    }
+    base.update(kw)
+    assert set(base) == set(CONFIDENCE_FEATURES)
+    return np.array([base[n] for n in CONFIDENCE_FEATURES], dtype=np.float64)
+
+
+@pytest.fixture(scope="module")
+def model() -> ConfidenceModel:
+    return ConfidenceModel()
+
+
+def test_file_matches_the_code():
+    data = json.loads(ConfidenceModel.PATH.read_text(encoding="utf-8"))
+    assert tuple(data["features"]) == CONFIDENCE_FEATURES
+    assert len(data["weights"]) == len(CONFIDENCE_FEATURES)
+    # predict(..., cross_script=True) indexes the features with DENSE_ONLY: the sub-model must
+    # have been trained on exactly those (retrain with bench/train_confidence.py if not)
+    assert data["dense_only"]["features"] == [CONFIDENCE_FEATURES[i] for i in DENSE_ONLY]
+    assert len(data["dense_only"]["weights"]) == len(DENSE_ONLY)
+    assert all(np.isfinite(data["weights"])) and all(np.isfinite(data["dense_only"]["weights"]))
+
+
+@pytest.mark.parametrize("cross", [False, True])
+def test_probabilities(model, cross):
+    for z in (-5.0, 0.0, 2.5, 10.0, 1e6):
+        p = model.predict(features(dense_z=z, dense_gap=z / 2), cross)
+        assert 0.0 <= p <= 1.0
+
+
+@pytest.mark.parametrize("cross", [False, True])
+def test_a_passage_that_stands_out_is_more_likely_to_answer(model, cross):
+    ps = [model.predict(features(dense_z=z), cross) for z in (0.5, 1.5, 2.5, 3.5, 4.5, 5.5)]
+    assert all(a < b for a, b in pairwise(ps)), ps
+
+
+def test_a_wider_lead_is_not_less_likely_across_scripts(model):
+    # with only dense evidence, a passage further ahead of the next one must not lose
+    # confidence (the full model may weigh the lead either way: lexical evidence dominates)
+    ps = [model.predict(features(dense_gap=g), True) for g in (-1.0, 0.0, 1.0, 2.0, 3.0)]
+    assert all(a <= b for a, b in pairwise(ps)), ps
+
+
+@pytest.mark.parametrize("cross", [False, True])
+def test_the_top_hit_is_not_less_likely(model, cross):
+    assert model.predict(features(top=1.0), cross) >= model.predict(features(top=0.0), cross)
+
+
+def test_lexical_evidence_counts_for_same_script_passages(model):
+    ps = [model.predict(features(lexical_coverage=c)) for c in (0.0, 0.3, 0.6, 0.9)]
+    assert all(a < b for a, b in pairwise(ps)), ps
+
+
+def test_cross_script_ignores_lexical_evidence(model):
+    # a passage in another script than the question cannot match its words: whatever the
+    # coverage feature says, the cross-script model must not read it
+    assert "lexical_coverage" not in [CONFIDENCE_FEATURES[i] for i in DENSE_ONLY]
+    a = model.predict(features(lexical_coverage=0.0), cross_script=True)
+    b = model.predict(features(lexical_coverage=1.0), cross_script=True)
+    assert a == b
+
+
+def test_cross_script_extremes(model):
+    # an English question's top hit over Chinese text that stands far out (CMRC: about the
+    # 90th percentile of right top hits) is confidently an answer; a typical top hit of a
+    # question whose paragraph is not in the corpus (about the median) is refused
+    clear = features(dense_z=5.5, dense_gap=3.5, sentence=0.7, margin=0.5, dense=0.81)
+    assert model.predict(clear, cross_script=True) > 0.8
+    typical_miss = features(dense_z=2.2, dense_gap=0.4, sentence=0.18, margin=0.1, dense=0.757)
+    assert model.predict(typical_miss, cross_script=True) < 0.3
+    assert model.predict(features(dense_z=1.0, dense_gap=-1.0, top=0.0), cross_script=True) < 0.1
