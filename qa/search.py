@@ -285,6 +285,16 @@ class Scored(NamedTuple):
     chunks: tuple[int, ...]
 
 
+def _unshown_run(ids: list[int], i: int, shown: set[int]) -> list[int]:
+    """The run of consecutive ``ids`` around ``i`` that holds no chunk already shown."""
+    lo = hi = ids.index(i)
+    while lo > 0 and ids[lo - 1] not in shown:
+        lo -= 1
+    while hi + 1 < len(ids) and ids[hi + 1] not in shown:
+        hi += 1
+    return ids[lo : hi + 1]
+
+
 class Retriever:
     """Question -> hits over one index folder. Thread-safe; loads once, reloads on demand."""
 
@@ -412,7 +422,7 @@ class Retriever:
                 break
             if i in shown:
                 continue
-            ids = [j for j in idx.paragraph_window(i, self.settings.window) if j not in shown]
+            ids = _unshown_run(idx.paragraph_window(i, self.settings.window), i, shown)
             shown.update(ids)
             passage = self._passage(idx, i, ids)
             cross = qscript != "other" and scripts[i] != qscript

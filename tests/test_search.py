@@ -242,3 +242,13 @@ def test_hits_are_windows_that_never_repeat(windowed, embedder, window):
     assert "林秋白" in hits[0].sentence
     if window:
         assert len(hits[0].chunks) >= 2  # the piece was shown with its paragraph neighbours
+
+
+@pytest.mark.unit
+def test_a_window_stops_at_chunks_already_shown():
+    from qa.search import _unshown_run
+
+    assert _unshown_run([3, 4, 5, 6, 7], 5, set()) == [3, 4, 5, 6, 7]
+    assert _unshown_run([3, 4, 5, 6, 7], 5, {7}) == [3, 4, 5, 6]
+    assert _unshown_run([3, 4, 5, 6, 7], 5, {4, 6}) == [5]  # never a passage with a hole
+    assert _unshown_run([5], 5, {4}) == [5]
