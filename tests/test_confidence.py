@@ -62,13 +62,6 @@ def test_a_passage_that_stands_out_is_more_likely_to_answer(model, cross):
     assert all(a < b for a, b in pairwise(ps)), ps
 
 
-def test_a_wider_lead_is_not_less_likely_across_scripts(model):
-    # with only dense evidence, a passage further ahead of the next one must not lose
-    # confidence (the full model may weigh the lead either way: lexical evidence dominates)
-    ps = [model.predict(features(dense_gap=g), True) for g in (-1.0, 0.0, 1.0, 2.0, 3.0)]
-    assert all(a <= b for a, b in pairwise(ps)), ps
-
-
 @pytest.mark.parametrize("cross", [False, True])
 def test_the_top_hit_is_not_less_likely(model, cross):
     assert model.predict(features(top=1.0), cross) >= model.predict(features(top=0.0), cross)
