@@ -413,7 +413,7 @@ class Retriever:
         if not idx.chunks:
             return []
         f = self.rank(question, exclude_docs, state)
-        terms = content_terms(question)
+        coverage = idx.lexical.coverage(content_terms(question), f.ids)  # once per question
         qscript = script_of(question)
         out: list[Scored] = []
         shown: set[int] = set()
@@ -430,8 +430,9 @@ class Retriever:
             if f.query is not None and (len(out) < self.settings.dense_highlight or cross):
                 sims = self._sentence_sims(f.query, passage.text)
             h = highlight(question, passage.text, sims)
-            coverage = float(idx.lexical.coverage(terms, np.array([i]))[0])
-            feats = confidence_features(f, rank, coverage, h.scores[0] if h.scores else 0.0)
+            feats = confidence_features(
+                f, rank, float(coverage[rank]), h.scores[0] if h.scores else 0.0
+            )
             out.append(Scored(i, passage, float(f.fused[rank]), feats, h, bool(cross), tuple(ids)))
         return out
 
