@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_retrieval import ranking_metrics
-from common import WORK, cmrc_index, doc_name
+from common import WORK, cmrc_index, doc_name, write_results
 
 from qa import search
 from qa.index import build_index
@@ -201,10 +201,7 @@ def main() -> None:
     results["confidence_model"] = str(args.confidence or ConfidenceModel.PATH)
     results["passages"] = len(r.index.chunks)
     results["code"] = code_state()
-    print(json.dumps(results, indent=1))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1))
+    write_results(results, args.out)
 
 
 if __name__ == "__main__":

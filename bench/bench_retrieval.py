@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cmrc import cmrc_em, cmrc_f1
-from common import BUILD_REPORTS, cmrc_index, doc_name
+from common import BUILD_REPORTS, cmrc_index, doc_name, write_results
 
 from qa import highlight as hl
 from qa.lexical import analyze
@@ -186,10 +186,7 @@ def main() -> None:
     results["machine"] = (
         f"{platform.machine()}, {platform.processor() or ''} python {platform.python_version()}"
     )
-    print(json.dumps(results, indent=1))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1))
+    write_results(results, args.out)
 
 
 if __name__ == "__main__":

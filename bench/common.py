@@ -4,6 +4,7 @@ reusable index of it under ``bench/.work/`` (incremental rebuilds make re-runs c
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from pathlib import Path
 
@@ -47,3 +48,12 @@ def cmrc_index(work: Path = WORK / "cmrc", limit: int = 0) -> tuple[list[Paragra
     BUILD_REPORTS.append(report)
     print(report.summary(), file=sys.stderr)
     return paras, settings
+
+
+def write_results(results: dict, out: Path | str) -> None:
+    """Print a benchmark's results as JSON and write them to ``out`` (folders made as needed)."""
+    text = json.dumps(results, indent=1)
+    print(text)
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
