@@ -26,6 +26,10 @@ chunks by these rules:
   for Latin text, does not start with a capital letter after a word: page layout cut it
   ("...社会主义思" + "想凝心铸魂..."). Caption text set one short line per row is one block,
   so its lines are simply joined.
+* **Table rows** ("| cell | cell |", as Markdown writes them and as the Word and HTML readers
+  give tables): each row is a paragraph of its own, never a heading and never joined to the
+  next line or block; short rows are merged into chunks like other short paragraphs, so a table
+  is cut into chunks of whole rows.
 * **Credits** ("图/通讯员提供", "文/羊城晚报记者 …", "来源：…", "Photo: …"): each credit line
   is a short paragraph of its own, never a heading and never continued by the next block; like
   every short paragraph it is merged into a neighbouring chunk of its section, so its text is
@@ -56,13 +60,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from qa.corpus import Document, DocumentMeta, read_document, stream_document
+from qa.corpus import Document, DocumentMeta, stream_document
+from qa.formats import kind_of, read_file
+from qa.formats.base import PageProgress
 from qa.settings import DEFAULTS, Settings
 from qa.text import SENTENCE_END, ends_sentence, is_cjk, split_sentences
 
 #: Bumped whenever the rules change the chunks of the same text (an index can store it).
 #: 2: chunks record whether they continue the previous chunk's paragraph (``continues``).
-CHUNKER_VERSION = 2
+#: 3: table rows ("| a | b |") are paragraphs of their own; chunks record their page.
+CHUNKER_VERSION = 3
 #: Joins the headings of a section path, e.g. "Guide › Install".
 SECTION_SEPARATOR = " › "
 #: Joins two paragraphs merged into one chunk.
@@ -76,6 +83,7 @@ STREAM_ABOVE_BYTES = 8 * 1024 * 1024
 
 _LINE_BREAK = re.compile(r"\r\n|[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _MARKDOWN = re.compile(r"#{1,6}(?=\s|$)")
+_TABLE_ROW = re.compile(r"\|.*\|")
 _FENCES = ("```", "~~~")
 _SECTION = re.compile(
     r"[A-Z][/／](?=\S)"  # A/政治建警
@@ -114,13 +122,15 @@ class Chunk:
     # True when the chunk starts inside a long paragraph that the previous chunk began: the
     # two join without a paragraph break (search shows such neighbours as one passage)
     continues: bool = False
+    # the 1-based page the chunk starts on, for documents with pages (PDF, scans); else None
+    page: int | None = None
 
 
 @dataclass(frozen=True)
 class _Unit:
     """Lines that start together: a block, or the part of it from one marker to the next."""
 
-    kind: str  # "markdown", "section", "numbered", "item", "credit", "code" or "plain"
+    kind: str  # "markdown", "section", "numbered", "item", "row", "credit", "code" or "plain"
     lines: tuple[tuple[int, int], ...]  # (start, end) of each line's text, spaces stripped
     title: str  # the heading text if this unit can be a heading, else ""
     level: int = _UNKNOWN_LEVEL
@@ -209,6 +219,8 @@ def _classify(line: str, settings: Settings) -> tuple[str, str, int]:
         title = _markdown_title(line[m.end() :])
         if title:
             return "markdown", title, m.end()
+    if _TABLE_ROW.fullmatch(line):
+        return "row", "", _UNKNOWN_LEVEL
     short = len(line) <= settings.heading_max_chars and not _ends_open(line)
     if _SECTION.match(line):
         return "section", line if short else "", _UNKNOWN_LEVEL
@@ -246,7 +258,7 @@ def _units(text: str, settings: Settings) -> Iterator[_Unit]:
             if current:
                 yield _unit(kind, current, title, level)
             current, kind, title, level = [span], k, t, lv
-            if k == "markdown" or k == "credit" or (k == "section" and t):
+            if k in ("markdown", "credit", "row") or (k == "section" and t):
                 yield _unit(kind, current, title, level)
                 current = []
         if current:
@@ -262,7 +274,7 @@ def _unit(kind: str, lines: list[tuple[int, int]], title: str, level: int) -> _U
 
 def _continues(text: str, para: list[tuple[int, int]], kind: str, unit: _Unit) -> bool:
     """True if ``unit`` carries on the sentence that ``para`` (of ``kind``) leaves unfinished."""
-    if kind in ("credit", "code") or unit.kind != "plain":
+    if kind in ("credit", "code", "row") or unit.kind != "plain":
         return False
     a, b = para[-1]
     if ends_sentence(text[a:b]):
@@ -505,8 +517,12 @@ def _merged(pieces: Iterable[_Piece], settings: Settings) -> Iterator[list[_Piec
 # ----------------------------------------------------------------------------- public API
 
 
-def iter_chunks(text: str, doc: str = "", settings: Settings = DEFAULTS) -> Iterator[Chunk]:
-    """The chunks of ``text`` one by one, in order (a pipeline of generators, linear time)."""
+def iter_chunks(
+    text: str, doc: str = "", settings: Settings = DEFAULTS, pages: Sequence[int] = ()
+) -> Iterator[Chunk]:
+    """The chunks of ``text`` one by one, in order (a pipeline of generators, linear time).
+    ``pages`` are the offsets where the pages of a paged document start (the first is 0): each
+    chunk then records the page it starts on."""
     if settings.max_chunk_chars < 1:
         raise ValueError("max_chunk_chars must be at least 1")
     sectioned = _sections(_structure(text, settings))
@@ -524,6 +540,7 @@ def iter_chunks(text: str, doc: str = "", settings: Settings = DEFAULTS) -> Iter
             ordinal=ordinal,
             hash=hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest(),
             continues=group[0].continues,
+            page=bisect_right(pages, group[0].start) if pages else None,
         )
 
 
@@ -542,15 +559,17 @@ def join_chunks(chunks: Sequence[Chunk]) -> str:
     return "".join(parts)
 
 
-def chunk_text(text: str, doc: str = "", settings: Settings = DEFAULTS) -> list[Chunk]:
+def chunk_text(
+    text: str, doc: str = "", settings: Settings = DEFAULTS, pages: Sequence[int] = ()
+) -> list[Chunk]:
     """Cut ``text`` into chunks (see the module docstring for the rules); ``doc`` names the
-    document in each chunk."""
-    return list(iter_chunks(text, doc, settings))
+    document in each chunk, ``pages`` are the offsets where its pages start (if it has pages)."""
+    return list(iter_chunks(text, doc, settings, pages))
 
 
 def chunk_document(doc: Document, settings: Settings = DEFAULTS) -> list[Chunk]:
     """The chunks of a document read by :mod:`qa.corpus`."""
-    return chunk_text(doc.text, doc.path, settings)
+    return chunk_text(doc.text, doc.path, settings, doc.page_starts)
 
 
 # ----------------------------------------------------------------------------- streaming
@@ -662,31 +681,33 @@ def iter_document_chunks(
     root: Path | str,
     settings: Settings = DEFAULTS,
     stream_above: int | None = None,
+    progress: PageProgress | None = None,
 ) -> tuple[DocumentMeta, Iterator[Chunk]]:
-    """A corpus file's fields and its chunks (lazily), as :func:`qa.corpus.read_document` and
-    :func:`chunk_document` give them. A file bigger than ``stream_above`` bytes (default
+    """A corpus file's fields and its chunks (lazily), as :func:`qa.formats.read_file` and
+    :func:`chunk_document` give them, for every format (``progress`` hears of each page of a
+    PDF or scan). A text file bigger than ``stream_above`` bytes (default
     :data:`STREAM_ABOVE_BYTES`) is read and chunked as a stream
     (:func:`qa.corpus.stream_document`, :func:`iter_stream_chunks`), so memory does not grow
     with its size beyond its chunks. Raises :class:`qa.corpus.UnreadableError` as
-    ``read_document`` does; the chunks of a streamed file raise it if the file changes while
+    ``read_file`` does; the chunks of a streamed file raise it if the file changes while
     they are read."""
     path, root = Path(path), Path(root)
     try:
         size = path.stat().st_size
     except OSError:
-        size = 0  # read_document says why it cannot be read
-    if size <= (STREAM_ABOVE_BYTES if stream_above is None else stream_above):
-        d = read_document(path, root, settings)
-        meta = DocumentMeta(path=d.path, encoding=d.encoding, sha256=d.sha256, size=d.size)
-        return meta, iter_chunks(d.text, d.path, settings)
-    meta, pieces = stream_document(path, root, settings)
-    return meta, iter_stream_chunks(pieces, meta.path, settings)
+        size = 0  # read_file says why it cannot be read
+    limit = STREAM_ABOVE_BYTES if stream_above is None else stream_above
+    if kind_of(path.name) == "text" and size > limit:
+        meta, pieces = stream_document(path, root, settings)
+        return meta, iter_stream_chunks(pieces, meta.path, settings)
+    d = read_file(path, root, settings, progress)
+    return d.meta, iter_chunks(d.text, d.path, settings, d.page_starts)
 
 
 def read_chunks(
-    path: Path, root: Path, settings: Settings = DEFAULTS
+    path: Path, root: Path, settings: Settings = DEFAULTS, progress: PageProgress | None = None
 ) -> tuple[DocumentMeta, list[Chunk]]:
     """A file's fields and all its chunks (:func:`iter_document_chunks`): the reader that
     :func:`qa.corpus.read_each` calls to read and chunk a whole corpus."""
-    meta, chunks = iter_document_chunks(path, root, settings)
+    meta, chunks = iter_document_chunks(path, root, settings, progress=progress)
     return meta, list(chunks)

@@ -75,7 +75,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     elif hits[0].answer_text:
         print(f"Answer: {hits[0].answer_text}\n")
     for i, h in enumerate(hits, 1):
-        where = h.doc + (f" › {h.section}" if h.section else "")
+        where = h.doc + (f", p. {h.page}" if h.page else "")
+        where += f" › {h.section}" if h.section else ""
         print(f"[{i}] {where}  (confidence {h.confidence:.2f}, score {h.score:.3f})")
         span = h.highlights[0] if h.highlights else None
         print("    " + _marked(h.text, span, h.answer, color))

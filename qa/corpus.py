@@ -258,13 +258,32 @@ class UnreadableError(Exception):
 
 @dataclass(frozen=True)
 class Document:
-    """One text file of the corpus, decoded and cleaned."""
+    """One file of the corpus as text: a text file decoded and cleaned, or the text that
+    :mod:`qa.formats` took out of a PDF, scan, image, Word file or web page."""
 
     path: str  # path relative to the corpus root, POSIX separators
     text: str  # decoded, BOM removed, newlines "\n", control characters (but \n \t) removed
     encoding: str  # the Python codec that decodes the raw bytes, e.g. "utf-8", "gb18030"
     sha256: str  # of the raw file bytes
     size: int  # raw bytes
+    # offsets in ``text`` where each page starts (the first is 0), for documents with pages
+    # (PDF, scans); () for the others
+    page_starts: tuple[int, ...] = ()
+    reader: str = "text"  # how the text was read (qa.formats.base READER_*)
+    ocr_pages: int = 0  # pages read by OCR
+
+    @property
+    def meta(self) -> DocumentMeta:
+        """The document's fields but its text."""
+        return DocumentMeta(
+            path=self.path,
+            encoding=self.encoding,
+            sha256=self.sha256,
+            size=self.size,
+            pages=len(self.page_starts),
+            reader=self.reader,
+            ocr_pages=self.ocr_pages,
+        )
 
 
 @dataclass(frozen=True)
@@ -275,6 +294,9 @@ class DocumentMeta:
     encoding: str
     sha256: str
     size: int
+    pages: int = 0  # number of pages (0: a format without pages)
+    reader: str = "text"
+    ocr_pages: int = 0
 
 
 @dataclass(frozen=True)
@@ -696,8 +718,10 @@ def _read_bytes(path: Path, limit: int) -> bytes:
         return f.read(limit + 1)
 
 
-def _checked(path: Path, root: Path, settings: Settings) -> str:
-    """The checks made before a file is read; its path relative to ``root``."""
+def checked_path(path: Path, root: Path, settings: Settings = DEFAULTS) -> str:
+    """The checks made before a file of any format is read (its name, a link out of the
+    corpus, not a regular file, too big); its path relative to ``root``. Raises
+    :class:`UnreadableError`."""
     rel = _relative(path, root)
     if _shown(rel) != rel:
         raise UnreadableError("file name is not valid UTF-8 (rename the file)")
@@ -721,7 +745,7 @@ def read_document(path: Path, root: Path, settings: Settings = DEFAULTS) -> Docu
     human reason) when it is a link out of the corpus, not a regular file, too big, empty,
     unreadable, binary or not text in any supported encoding."""
     path, root = Path(path), Path(root)
-    rel = _checked(path, root, settings)
+    rel = checked_path(path, root, settings)
     try:
         data = _read_bytes(path, settings.max_file_bytes)
     except OSError as err:
@@ -952,7 +976,7 @@ def stream_document(
     :class:`UnreadableError` (:data:`CHANGED`) if the file changed since its fields were
     read."""
     path, root = Path(path), Path(root)
-    rel = _checked(path, root, settings)
+    rel = checked_path(path, root, settings)
     try:
         with open(path, "rb") as f:
             prefix = f.read(_PREFIX_BYTES)
@@ -962,8 +986,7 @@ def stream_document(
     except OSError as err:
         raise UnreadableError(_os_reason(err)) from err
     doc = read_document(path, root, settings)
-    meta = DocumentMeta(path=doc.path, encoding=doc.encoding, sha256=doc.sha256, size=doc.size)
-    return meta, iter((doc.text,))
+    return doc.meta, iter((doc.text,))
 
 
 # ----------------------------------------------------------------------------- corpus

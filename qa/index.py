@@ -12,8 +12,10 @@ Layout::
 A build writes a new version folder, fsyncs it, then atomically replaces ``CURRENT``: a build
 killed at any moment leaves the previous version in force. Loading checks the manifest (format
 version, sha256 of every file) and says how to rebuild when anything is missing or damaged.
-Rebuilds are incremental: a chunk whose content hash is already in the previous version (built
-with the same model) reuses its vector instead of being embedded again."""
+Rebuilds are incremental: a file whose content hash is unchanged since the previous version
+(built with the same chunker and readers) reuses its chunks without being read again (a scanned
+PDF is not OCRed again), and a chunk whose content hash is already in the previous version
+(built with the same model) reuses its vector instead of being embedded again."""
 
 from __future__ import annotations
 
@@ -34,8 +36,9 @@ from typing import Any
 import numpy as np
 
 from qa.chunk import CHUNKER_VERSION, Chunk, read_chunks
-from qa.corpus import Skipped, read_each
+from qa.corpus import DocumentMeta, Skipped, checked_path, list_files, read_each
 from qa.embed import Embedder, get_embedder
+from qa.formats import READERS_VERSION
 from qa.lexical import LexicalIndex, analyze
 from qa.settings import DEFAULTS, Settings
 
@@ -80,6 +83,8 @@ def chunker_settings(settings: Settings) -> dict[str, Any]:
     """The settings that change chunking: an index built with others is stale."""
     return {
         "version": CHUNKER_VERSION,
+        "readers": READERS_VERSION,
+        "ocr": settings.ocr,
         "max_chunk_chars": settings.max_chunk_chars,
         "min_chunk_chars": settings.min_chunk_chars,
         "heading_max_chars": settings.heading_max_chars,
@@ -96,6 +101,9 @@ class DocumentInfo:
     encoding: str
     chunks: int
     indexed_at: float
+    pages: int = 0  # 0 for a format without pages
+    reader: str = "text"  # how the text was read (qa.formats.base READER_*)
+    ocr_pages: int = 0
 
 
 @dataclass
@@ -111,6 +119,9 @@ class BuildReport:
     reused: int = 0
     seconds: float = 0.0
     unchanged: bool = False
+    pages: int = 0  # pages of the paged documents (PDF, scans) in the index
+    ocr_pages: int = 0  # pages read by OCR in this build (not those of unchanged files)
+    files_reused: int = 0  # unchanged files whose chunks were taken from the previous index
 
     def summary(self) -> str:
         """A short human summary (several lines)."""
@@ -119,6 +130,11 @@ class BuildReport:
             f"embedded {self.embedded} chunk(s), reused {self.reused} unchanged, "
             f"{self.seconds:.1f} s",
         ]
+        if self.pages or self.files_reused:
+            lines.append(
+                f"{self.pages} page(s) in PDFs and scans, {self.ocr_pages} read by OCR in this "
+                f"build; {self.files_reused} unchanged file(s) not read again"
+            )
         if self.skipped:
             lines.append(f"skipped {len(self.skipped)} file(s):")
             lines += [f"  {s.path}: {s.reason}" for s in self.skipped]
@@ -373,8 +389,6 @@ def stale_reason(
         return f"built with model {manifest['model']['name']!r}, asked for {settings.model!r}"
     if manifest["chunker"] != chunker_settings(settings):
         return "built with other chunking settings"
-    from qa.corpus import list_files
-
     files = {p: d["sha256"] for p, d in manifest["files"].items()}
     skipped = {d["path"]: d.get("sha256", "") for d in manifest.get("skipped", [])}
     seen = set()
@@ -398,16 +412,91 @@ def stale_reason(
 
 
 # -- building -------------------------------------------------------------------------------
-def _previous_vectors(folder: Path, fingerprint: str) -> dict[str, np.ndarray]:
-    """hash -> vector from the current version, if it was built with the same model."""
+def _previous_index(folder: Path) -> LoadedIndex | None:
+    """The current version, if there is a sound one: what a rebuild reuses."""
     try:
-        old = load_index(folder, verify=True)
+        return load_index(folder, verify=True)
     except IndexProblem:
-        return {}
-    if old.manifest["model"]["fingerprint"] != fingerprint:
+        return None
+
+
+def _previous_vectors(old: LoadedIndex | None, fingerprint: str) -> dict[str, np.ndarray]:
+    """hash -> vector from the previous version, if it was built with the same model."""
+    if old is None or old.manifest["model"]["fingerprint"] != fingerprint:
         return {}
     vecs = old.vectors()
     return {c.hash: vecs[i] for i, c in enumerate(old.chunks)}
+
+
+class _Reader:
+    """Reads and chunks the corpus files one by one for a build (``qa.corpus.read_each``
+    calls it), taking an unchanged file's chunks from the previous version instead, and
+    reporting progress per file and per page (OCR is slow) to ``report`` and to a terminal
+    progress bar."""
+
+    def __init__(
+        self,
+        old: LoadedIndex | None,
+        settings: Settings,
+        total: int,
+        report: BuildProgress,
+        bar: Any = None,
+    ) -> None:
+        same = old is not None and old.manifest.get("chunker") == chunker_settings(settings)
+        self.old = old if same else None
+        self.total, self.report, self.bar = max(total, 1), report, bar
+        self.done = 0
+        self.ocr_pages = 0
+        self.files_reused = 0
+
+    def _reuse(self, path: Path, rel: str) -> tuple[DocumentMeta, list[Chunk]] | None:
+        entry = self.old.manifest["files"].get(rel) if self.old is not None else None
+        if entry is None or self.old is None:
+            return None
+        try:
+            if _sha256_file(path) != entry["sha256"]:
+                return None
+        except OSError:
+            return None
+        info = DocumentInfo(path=rel, **entry)
+        meta = DocumentMeta(
+            path=rel,
+            encoding=info.encoding,
+            sha256=info.sha256,
+            size=info.size,
+            pages=info.pages,
+            reader=info.reader,
+            ocr_pages=info.ocr_pages,
+        )
+        return meta, [self.old.chunks[i] for i in self.old.chunk_ids(rel)]
+
+    def __call__(
+        self, path: Path, root: Path, settings: Settings
+    ) -> tuple[DocumentMeta, list[Chunk]]:
+        rel = checked_path(path, root, settings)
+        name = Path(rel).name
+        frac = 0.3 * self.done / self.total
+
+        def on_page(done: int, total: int, how: str) -> None:
+            what = "OCR" if how == "ocr" else "page"
+            msg = f"reading {name}: {what} {done}/{total}"
+            self.report(frac + 0.3 * done / max(total, 1) / self.total, msg)
+            if self.bar is not None:
+                self.bar.set_postfix_str(f"{name[:30]} {what} {done}/{total}", refresh=True)
+
+        try:
+            reused = self._reuse(path, rel)
+            if reused is not None:
+                self.files_reused += 1
+                return reused
+            self.report(frac, f"reading {name} ({self.done + 1}/{self.total})")
+            meta, chunks = read_chunks(path, root, settings, progress=on_page)
+            self.ocr_pages += meta.ocr_pages
+            return meta, chunks
+        finally:
+            self.done += 1
+            if self.bar is not None:
+                self.bar.update(1)
 
 
 def _new_version_name() -> str:
@@ -450,27 +539,32 @@ def build_index(
 
     with build_lock(folder, wait=wait):
         report(0.0, "reading documents")
-        # big files are read and chunked as a stream (qa.chunk.iter_document_chunks)
-        read, skipped = read_each(corpus, read_chunks, settings)
+        old = _previous_index(folder)
+        old_files = old.manifest.get("files", {}) if old is not None else {}
+        n_files = len(list_files(corpus, settings))
+        bar = _reading_bar(n_files) if show_progress_bar else None
+        reader = _Reader(old, settings, n_files, report, bar)
+        try:
+            # big text files are read and chunked as a stream (qa.chunk.iter_document_chunks)
+            read, skipped = read_each(corpus, reader, settings)
+        finally:
+            if bar is not None:
+                bar.close()
         docs = [meta for meta, _ in read]
         chunks: list[Chunk] = [c for _, doc_chunks in read for c in doc_chunks]
         del read
-        report(0.05, f"chunked {len(docs)} document(s)")
-        report(0.1, "loading the embedding model")
+        report(0.3, f"chunked {len(docs)} document(s)")
+        report(0.3, "loading the embedding model")
         emb.warm_up()
         fingerprint = emb.fingerprint
-        cache = _previous_vectors(folder, fingerprint)
-        try:
-            _, old_manifest = read_manifest(folder, verify=False)
-            old_files = old_manifest.get("files", {})
-        except IndexProblem:
-            old_files = {}
+        cache = _previous_vectors(old, fingerprint)
+        del old
         todo = sorted({c.hash for c in chunks if c.hash not in cache})
         texts = {c.hash: c.text for c in chunks}
-        report(0.15, f"embedding {len(todo)} new chunk(s)")
+        report(0.35, f"embedding {len(todo)} new chunk(s)")
 
         def on_batch(done: int, total: int) -> None:
-            report(0.15 + 0.75 * done / max(total, 1), f"embedding {done}/{total} chunks")
+            report(0.35 + 0.55 * done / max(total, 1), f"embedding {done}/{total} chunks")
 
         new = emb.embed_passages(
             [texts[h] for h in todo], progress=on_batch, show_progress_bar=show_progress_bar
@@ -514,6 +608,9 @@ def build_index(
                 "encoding": d.encoding,
                 "chunks": counts.get(d.path, 0),
                 "indexed_at": old["indexed_at"] if same else now,
+                "pages": d.pages,
+                "reader": d.reader,
+                "ocr_pages": d.ocr_pages,
             }
         checksums = {p.name: _sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         manifest = {
@@ -559,4 +656,14 @@ def build_index(
         embedded=len(todo),
         reused=sum(1 for c in chunks if c.hash not in todo_set),
         seconds=time.perf_counter() - t0,
+        pages=sum(d.pages for d in docs),
+        ocr_pages=reader.ocr_pages,
+        files_reused=reader.files_reused,
     )
+
+
+def _reading_bar(total: int) -> Any:
+    """A terminal progress bar over the files being read (tqdm, on stderr)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="reading", unit="file", dynamic_ncols=True)

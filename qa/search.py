@@ -44,7 +44,9 @@ class Hit:
     text; ``highlights`` and ``answer`` are ``(start, end)`` spans inside ``text``:
     ``highlights[0]`` is the sentence that best answers the question, ``answer`` the exact
     answering words (or ``None``). ``chunk`` is the retrieved chunk's position in the index,
-    ``chunks`` the positions of all the chunks ``text`` joins."""
+    ``chunks`` the positions of all the chunks ``text`` joins. ``page`` is the 1-based page of
+    a paged document (PDF, scan) where the chunk holding the highlighted sentence starts,
+    ``None`` for a format without pages."""
 
     text: str
     score: float
@@ -57,6 +59,7 @@ class Hit:
     confidence: float
     chunk: int  # position of the retrieved chunk in the index (for neighbours/context)
     chunks: tuple[int, ...] = ()  # the chunks ``text`` is made of, in order
+    page: int | None = None  # 1-based page (PDF, scans), None for formats without pages
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (spans as lists)."""
@@ -285,6 +288,18 @@ class Scored(NamedTuple):
     chunks: tuple[int, ...]
 
 
+def _page_at(parts: list[Chunk], text: str, at: int) -> int | None:
+    """The page of the chunk of ``parts`` (joined into the passage ``text``) that holds the
+    offset ``at`` of ``text``."""
+    page, pos = parts[0].page, 0
+    for c in parts:
+        found = text.find(c.text, pos)
+        if found < 0 or found > at:
+            break
+        page, pos = c.page, found + len(c.text)
+    return page
+
+
 def _unshown_run(ids: list[int], i: int, shown: set[int]) -> list[int]:
     """The run of consecutive ``ids`` around ``i`` that holds no chunk already shown."""
     lo = hi = ids.index(i)
@@ -430,6 +445,9 @@ class Retriever:
             if f.query is not None and (len(out) < self.settings.dense_highlight or cross):
                 sims = self._sentence_sims(f.query, passage.text)
             h = highlight(question, passage.text, sims)
+            if len(ids) > 1 and h.spans:
+                page = _page_at([idx.chunks[j] for j in ids], passage.text, h.spans[0][0])
+                passage = dataclasses.replace(passage, page=page)
             feats = confidence_features(
                 f, rank, float(coverage[rank]), h.scores[0] if h.scores else 0.0
             )
@@ -499,6 +517,7 @@ class Retriever:
                     confidence=confidence_model().predict(s.features, s.cross_script),
                     chunk=s.chunk,
                     chunks=s.chunks,
+                    page=c.page,
                 )
             )
         return hits

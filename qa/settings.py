@@ -31,8 +31,29 @@ class Settings:
     cache_dir: Path = field(default_factory=default_cache_dir)
 
     # reading
-    extensions: tuple[str, ...] = (".txt", ".md")
+    # every file with one of these extensions is read (qa.formats) or skipped with a reason
+    # (legacy .doc); upload accepts the same
+    extensions: tuple[str, ...] = (
+        ".txt",
+        ".md",
+        ".pdf",
+        ".docx",
+        ".doc",
+        ".html",
+        ".htm",
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".tif",
+        ".tiff",
+    )
     max_file_bytes: int = 200 * 1024 * 1024
+    # read images and PDF pages without a text layer by OCR (qa.formats.ocr)
+    ocr: bool = True
+    # PDF pages and images are skipped past these sizes (a page of a PDF: its count; an image:
+    # its pixels, decompression bombs included)
+    max_pages: int = 5000
+    max_image_pixels: int = 100_000_000
 
     # chunking (characters)
     max_chunk_chars: int = 350

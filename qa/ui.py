@@ -55,7 +55,7 @@ EXAMPLES: tuple[str, ...] = (
 #: The document of the default corpus the examples are about (examples show when it is there).
 EXAMPLE_DOC = "guangzhou-police-five-year-work-report.txt"
 #: Largest file the upload control accepts.
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 #: Questions kept in one session's history (oldest dropped first).
 MAX_HISTORY = 20
 #: Passages shown per question: default and slider maximum.
@@ -142,8 +142,10 @@ def highlight_html(
 # ------------------------------------------------------------------------------------------
 # rendering answers
 # ------------------------------------------------------------------------------------------
-def _where(doc: str, section: str) -> str:
+def _where(doc: str, section: str, page: int | None = None) -> str:
     where = f'<span class="qa-doc">{esc(doc)}</span>'
+    if page:
+        where += f' <span class="qa-page">p. {int(page)}</span>'
     if section:
         where += f' <span class="qa-section">› {esc(section)}</span>'
     return where
@@ -187,7 +189,7 @@ def render_passage(hit: Hit, rank: int, context: Sequence[Any] | None = None) ->
     body = highlight_html(hit.text, _sentence_span(hit), hit.answer)
     return (
         f'<div class="qa-meta"><span class="qa-rank">#{rank}</span> '
-        f"{_where(hit.doc, hit.section)} {_confidence(hit.confidence)}</div>"
+        f"{_where(hit.doc, hit.section, hit.page)} {_confidence(hit.confidence)}</div>"
         f'<div class="qa-passage">{body}</div>'
         f"{render_context(hit, context)}"
     )
@@ -209,7 +211,7 @@ def render_answer(
     closest passages."""
     if not hits:
         return (
-            '<div class="qa-notice">索引是空的 / The index is empty: add .txt or .md documents '
+            '<div class="qa-notice">索引是空的 / The index is empty: add documents '
             "in the Documents tab and rebuild.</div>"
         )
 
@@ -289,6 +291,15 @@ def _size(n: int) -> str:
     return str(n)  # pragma: no cover
 
 
+def _reader(d: Any) -> str:
+    """How a document was read, e.g. "pdf text layer + ocr (2 of 6 pages by OCR)"."""
+    reader = str(getattr(d, "reader", "text"))
+    ocr, pages = int(getattr(d, "ocr_pages", 0)), int(getattr(d, "pages", 0))
+    if ocr and ocr != pages:
+        reader += f" ({ocr} of {pages} pages by OCR)"
+    return reader
+
+
 def render_documents(
     documents: Iterable[Any],
     skipped: Iterable[dict[str, Any]] = (),
@@ -309,16 +320,18 @@ def render_documents(
         out.append('<div class="qa-ok">✓ 索引是最新的 / The index is up to date.</div>')
     docs = list(documents)
     rows = "".join(
-        f"<tr><td>{esc(d.path)}</td><td class='num'>{int(d.chunks)}</td><td>{esc(d.encoding)}</td>"
-        f"<td class='num'>{_size(int(d.size))}</td>"
+        f"<tr><td>{esc(d.path)}</td><td class='num'>{int(d.pages) or '—'}</td>"
+        f"<td>{esc(_reader(d))}</td><td class='num'>{int(d.chunks)}</td>"
+        f"<td>{esc(d.encoding or '—')}</td><td class='num'>{_size(int(d.size))}</td>"
         f"<td>{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(d.indexed_at))}</td></tr>"
         for d in docs
     )
     out.append(
         f'<h3>已索引的文档 / Indexed documents ({len(docs)})</h3><table class="qa-docs">'
-        "<thead><tr><th>文件 / File</th><th>段落 / Chunks</th><th>编码 / Encoding</th>"
+        "<thead><tr><th>文件 / File</th><th>页数 / Pages</th><th>读取方式 / Read by</th>"
+        "<th>段落 / Chunks</th><th>编码 / Encoding</th>"
         "<th>大小 / Size</th><th>索引时间 / Last indexed</th></tr></thead>"
-        f"<tbody>{rows or '<tr><td colspan=5>—</td></tr>'}</tbody></table>"
+        f"<tbody>{rows or '<tr><td colspan=7>—</td></tr>'}</tbody></table>"
     )
     sk = list(skipped)
     if sk:
@@ -372,7 +385,7 @@ def sanitize_upload_name(name: str, extensions: Sequence[str] = DEFAULTS.extensi
         raise UploadRefused(f"{shown}: the name is too long")
     exts = tuple(e.lower() for e in extensions)
     if not name.lower().endswith(exts) or name.lower() in exts:
-        raise UploadRefused(f"{shown}: only {' and '.join(exts)} files can be added")
+        raise UploadRefused(f"{shown}: only {', '.join(exts)} files can be added")
     return name
 
 

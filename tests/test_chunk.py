@@ -415,3 +415,42 @@ def test_join_chunks_of_one_chunk_is_its_text():
     (c,) = chunk_text("一段不长的文字。")
     assert join_chunks([c]) == c.text
     assert join_chunks([]) == ""
+
+
+def test_table_rows_are_paragraphs_of_their_own() -> None:
+    text = (
+        "## 各区立案数\n\n"
+        "下表列出各区的刑事立案数：\n\n"
+        "| 区 | 2019年 | 2023年 |\n| 越秀 | 1200 | 980 |\n| 天河 | 1500 | 1100 |\n\n"
+        "立案数普遍下降"
+    )
+    chunks = chunk_text(text, "t.md")
+    assert_covers(text, chunks)
+    joined = "\n".join(c.text for c in chunks)
+    # rows are never glued to each other nor to the paragraph before or after them
+    assert "| 越秀 | 1200 | 980 |\n| 天河 | 1500 | 1100 |" in joined
+    assert "立案数：|" not in joined and "|立案数" not in joined
+    assert all(c.section == "各区立案数" for c in chunks)
+    # a row is never a heading, even a short one without punctuation
+    assert not any("|" in c.section for c in chunks)
+
+
+def test_long_table_is_cut_between_rows() -> None:
+    rows = [f"| 第{i}行 | 数值{i * 37} | 说明文字说明文字说明文字说明文字 |" for i in range(40)]
+    chunks = chunk_text("\n".join(rows), "t.md")
+    assert len(chunks) > 1
+    for c in chunks:
+        assert all(line.startswith("| ") and line.endswith(" |") for line in c.text.split("\n"))
+
+
+def test_chunks_know_their_page() -> None:
+    page1 = "第一页的内容说明了会议的背景。" * 3
+    page2 = "第二页讲述了具体的措施和成果，包括多项改革。" * 3
+    page3 = "第三页是结论。" * 20
+    text = "\n\n".join([page1, page2, page3])
+    starts = (0, len(page1) + 2, len(page1) + 2 + len(page2) + 2)
+    chunks = chunk_text(text, "r.pdf", dataclasses.replace(DEFAULTS, min_chunk_chars=1), starts)
+    for c in chunks:
+        assert c.page == 1 + sum(1 for s in starts[1:] if c.start >= s)
+    assert {c.page for c in chunks} == {1, 2, 3}
+    assert all(c.page is None for c in chunk_text(text, "r.txt"))

@@ -8,22 +8,14 @@ import json
 
 import numpy as np
 import pytest
+from documents import REPORT_QUESTIONS
 
 import qa
 from qa.search import Retriever, clean_question, fuse
 from qa.settings import DEFAULTS
 
 # (question, words that answer it)
-QUESTIONS = [
-    ("全市刑事立案数同比2019年下降了多少？", "15.2%"),
-    ("扫黑除恶成绩连续几年排名全省第一？", "五年"),
-    ("微警认证服务平台累计提供认证服务多少次？", "126亿次"),
-    ("多少个民生服务事项接入了穗好办App？", "393"),
-    ("五年来有多少个集体荣获省部级以上表彰奖励？", "39个集体"),
-    ("广州公安连续多少年在全省执法质量考评中获优秀等次？", "13年"),
-    ("哪个分局的执法办案管理中心成为公安部标杆中心？", "番禺区分局"),
-    ("广州公安在全国首创了什么执法办案权责清单体系？", "2+1+17"),
-]
+QUESTIONS = REPORT_QUESTIONS
 
 
 @pytest.fixture(scope="module")

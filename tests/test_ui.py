@@ -560,7 +560,7 @@ def test_api_returns_cli_json(app_server):
     hits = client.predict("黄埔图书馆是哪一年开放的？", 2, api_name="/ask")
     assert isinstance(hits, list) and len(hits) == 2
     keys = {"text", "score", "doc", "section", "start", "end", "highlights", "answer"}
-    keys |= {"confidence", "chunk", "chunks"}
+    keys |= {"confidence", "chunk", "chunks", "page"}
     assert all(set(h) == keys for h in hits)
     best = hits[0]
     assert best["doc"] == "library.txt"
