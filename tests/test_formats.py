@@ -85,7 +85,9 @@ def test_pages_are_joined_and_their_starts_kept() -> None:
     doc = to_document(Extracted(pages=pages, paged=True, reader=READER_PDF), "r.pdf", "ab", 9)
     assert doc.text == PAGE_BREAK.join(["第一页。", "", "第三页内容。", "第四页。"])
     assert len(doc.page_starts) == 4 and doc.page_starts[0] == 0
-    for start, page in zip(doc.page_starts, ["第一页。", "", "第三页内容。", "第四页。"], strict=True):
+    for start, page in zip(
+        doc.page_starts, ["第一页。", "", "第三页内容。", "第四页。"], strict=True
+    ):
         assert doc.text[start : start + len(page)] == page
     assert doc.meta.pages == 4 and doc.meta.reader == READER_PDF
 
