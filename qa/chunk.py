@@ -39,7 +39,8 @@ chunks by these rules:
   that is still too long at the last space before the limit or else hard at the limit. The
   pieces are packed greedily up to the limit. A piece shorter than ``min_chunk_chars`` is
   merged with the previous or next paragraph of the same section (joined by "\\n") when the
-  result stays within the limit.
+  result stays within the limit and, in a document with pages, both start on the same page
+  (so that a chunk's page is the page of each of its paragraphs' starts).
 
 Every non-space character of the text lies, in order, in exactly one chunk, except the
 heading lines that are carried by ``section``. Each chunk records its ``[start, end)`` span
@@ -491,9 +492,12 @@ def _pieces(text: str, sectioned: Iterable[tuple[str, int, _Para]], limit: int) 
             yield _Piece(section, section_id, ptext[a:b], start, end, continues=n > 0)
 
 
-def _merged(pieces: Iterable[_Piece], settings: Settings) -> Iterator[list[_Piece]]:
+def _merged(
+    pieces: Iterable[_Piece], settings: Settings, pages: Sequence[int] = ()
+) -> Iterator[list[_Piece]]:
     """Group pieces into chunks: a piece shorter than ``min_chunk_chars`` joins its neighbour
-    in the same section when the result stays within ``max_chunk_chars``."""
+    in the same section and on the same page when the result stays within
+    ``max_chunk_chars``."""
     group: list[_Piece] = []
     size = 0
     for p in pieces:
@@ -501,6 +505,7 @@ def _merged(pieces: Iterable[_Piece], settings: Settings) -> Iterator[list[_Piec
         if (
             group
             and p.section_id == group[0].section_id
+            and (not pages or bisect_right(pages, p.start) == bisect_right(pages, group[0].start))
             and (size < settings.min_chunk_chars or n < settings.min_chunk_chars)
             and size + len(PARAGRAPH_SEPARATOR) + n <= settings.max_chunk_chars
         ):
@@ -529,7 +534,7 @@ def iter_chunks(
     if isinstance(text, _StreamText):  # forget each paragraph's lines once it is cut
         sectioned = text.releasing(sectioned)
     pieces = _pieces(text, sectioned, settings.max_chunk_chars)
-    for ordinal, group in enumerate(_merged(pieces, settings)):
+    for ordinal, group in enumerate(_merged(pieces, settings, pages)):
         body = PARAGRAPH_SEPARATOR.join(p.text for p in group)
         yield Chunk(
             doc=doc,

@@ -7,6 +7,7 @@ serves the default corpus and writes that picture for the README."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import os
 import re
@@ -199,6 +200,15 @@ def test_render_answer_low_confidence_and_empty():
 
 
 @pytest.mark.unit
+def test_render_answer_shows_the_page():
+    t = "黄埔图书馆于2015年开放。"
+    hit = dataclasses.replace(make_hit(t, [(0, len(t))], None, 0.9), doc="r.pdf", page=3)
+    out = render_answer([hit], threshold=0.5)
+    assert 'r.pdf</span> <span class="qa-page">p. 3</span>' in out
+    assert "qa-page" not in render_answer([make_hit(t, [(0, len(t))], None, 0.9)], 0.5)
+
+
+@pytest.mark.unit
 def test_render_context():
     from qa.chunk import Chunk
 
@@ -235,6 +245,22 @@ def test_render_documents_escapes():
     assert "<img" not in out and "&lt;img src=x" in out
     assert "bad&amp;.txt" in out and "&lt;binary&gt;" in out and "2.0 KB" in out
     assert "out of date" in render_documents([], stale="1 file(s) added")
+
+
+@pytest.mark.unit
+def test_render_documents_shows_pages_and_reader():
+    from qa.index import DocumentInfo
+
+    docs = [
+        DocumentInfo("scan.pdf", "0" * 64, 9, "", 12, 0.0, pages=6, reader="ocr", ocr_pages=6),
+        DocumentInfo("mixed.pdf", "1" * 64, 9, "", 5, 0.0, 4, "pdf text layer + ocr", 1),
+        DocumentInfo("notes.txt", "2" * 64, 9, "utf-8", 1, 0.0),
+    ]
+    out = render_documents(docs)
+    rows = out.split("<tr>")[2:]
+    assert "<td class='num'>6</td><td>ocr</td>" in rows[0]
+    assert "pdf text layer + ocr (1 of 4 pages by OCR)" in rows[1]
+    assert "<td class='num'>—</td><td>text</td>" in rows[2]
 
 
 # ------------------------------------------------------------------------------------------
@@ -549,6 +575,63 @@ def test_upload_rebuild_and_ask(page, app_server, shots, tmp_path):
     turn = latest(page)
     assert "南沙天文台.txt" in turn.locator(".qa-best .qa-doc").inner_text()
     assert "1998" in turn.locator(".qa-best .qa-passage mark.sent").inner_text()
+    assert not page.errors
+
+
+@pytest.mark.integration
+def test_upload_pdf_and_word_rebuild_and_ask(page, app_server, shots, tmp_path):
+    """A two-page PDF printed by chromium and a Word file go through the page: uploaded,
+    indexed (the Documents tab says how each was read and its pages), and the answer names
+    the page it comes from."""
+    from documents import print_pdf
+
+    page_two = "<div style='page-break-before:always'></div>"
+    pdf = print_pdf(
+        "<html><head><meta charset='utf-8'><style>body{font-family:'Noto Sans CJK SC'}"
+        "</style></head><body><h1>海珠湿地公园简介</h1><p>海珠湿地公园位于广州市海珠区，"
+        f"是城市中央的国家湿地公园。</p>{page_two}<p>公园的观鸟屋于2019年建成，每年冬季"
+        "有上万只候鸟在此停留。</p></body></html>",
+        tmp_path / "海珠湿地.pdf",
+    )
+    import docx
+
+    word = docx.Document()
+    word.add_heading("白云山索道", level=1)
+    word.add_paragraph("白云山索道全长1600米，单程约需十分钟。")
+    word.save(str(tmp_path / "索道.docx"))
+
+    page.get_by_role("tab", name="文档 / Documents").click()
+    page.locator("#upload input[type=file]").set_input_files(
+        [str(pdf), str(tmp_path / "索道.docx")]
+    )
+    page.wait_for_selector("#upload-status .qa-ok", timeout=60_000)
+    assert (app_server.corpus / "海珠湿地.pdf").read_bytes() == pdf.read_bytes()
+    page.locator("#rebuild").click()
+    page.wait_for_function(
+        "() => document.querySelector('#build-status').innerText.includes('indexed 5 file(s)')"
+        " && document.querySelector('#documents').innerText.includes('海珠湿地.pdf')",
+        timeout=300_000,
+    )
+    rows = {
+        r.split("\t")[0]: r
+        for r in page.locator("#documents table.qa-docs").first.inner_text().splitlines()
+    }
+    assert "pdf text layer" in rows["海珠湿地.pdf"] and "\t2\t" in rows["海珠湿地.pdf"], rows
+    assert "docx" in rows["索道.docx"]
+    page.screenshot(path=str(shots / "documents-formats.png"), full_page=True)
+
+    page.get_by_role("tab", name="提问 / Ask").click()
+    ask(page, "海珠湿地公园的观鸟屋是哪一年建成的？")
+    turn = latest(page)
+    assert "海珠湿地.pdf" in turn.locator(".qa-best .qa-doc").inner_text()
+    assert turn.locator(".qa-best .qa-page").inner_text() == "p. 2"
+    assert "2019" in turn.locator(".qa-best .qa-passage").inner_text()
+    ask(page, "白云山索道有多长？")
+    turn = latest(page)
+    assert "索道.docx" in turn.locator(".qa-best .qa-doc").inner_text()
+    assert turn.locator(".qa-best .qa-page").count() == 0
+    assert "白云山索道" in turn.locator(".qa-best").inner_text()  # the heading is the section
+    page.screenshot(path=str(shots / "answer-pdf-page.png"), full_page=True)
     assert not page.errors
 
 

@@ -65,6 +65,15 @@ _ACCEPTS = {
 }
 
 
+#: What a file is not when its first bytes match no known type.
+_NOT_A = {
+    "pdf": "not a PDF",
+    "image": "not an image",
+    "docx": "not a Word .docx file: not a zip archive",
+    "doc": "not a Word file",
+}
+
+
 def kind_of(name: str) -> str:
     """The format a file name's extension selects: ``"text"``, ``"pdf"``, ``"image"``,
     ``"docx"``, ``"doc"``, ``"html"``, or ``""`` for an extension no reader takes."""
@@ -114,7 +123,7 @@ def _check_content(path: Path, kind: str) -> None:
         raise UnreadableError("empty file")
     found, description = sniff(head)
     if found not in _ACCEPTS[kind]:
-        what = description or "not " + {"pdf": "a PDF", "image": "an image"}.get(kind, kind)
+        what = description or _NOT_A[kind]
         raise UnreadableError(
             f"the extension {path.suffix!r} does not match the content ({what}); "
             "rename the file or save it in the right format"
