@@ -55,7 +55,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +125,15 @@ class Chunk:
     continues: bool = False
     # the 1-based page the chunk starts on, for documents with pages (PDF, scans); else None
     page: int | None = None
+    # offsets in ``text`` where a later page starts (repeated for a blank page between):
+    # a paragraph that runs over a page break is one chunk on two pages
+    page_breaks: tuple[int, ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """The page of the character at ``offset`` in ``text`` (None without pages)."""
+        if self.page is None:
+            return None
+        return self.page + bisect_right(self.page_breaks, offset)
 
 
 @dataclass(frozen=True)
@@ -158,6 +167,7 @@ class _Piece:
     start: int
     end: int
     continues: bool = False  # a later part of a paragraph split at the size limit
+    page_breaks: tuple[int, ...] = ()  # offsets in ``text`` where a later page starts
 
 
 # ----------------------------------------------------------------------------- lines and units
@@ -477,19 +487,36 @@ def _pack(spans: Iterable[tuple[int, int]], limit: int) -> Iterator[tuple[int, i
         yield cur
 
 
-def _pieces(text: str, sectioned: Iterable[tuple[str, int, _Para]], limit: int) -> Iterator[_Piece]:
+def _breaks(
+    pages: Sequence[int], start: int, end: int, a: int, in_para: list[int], in_doc: list[int]
+) -> tuple[int, ...]:
+    """The offsets, in a piece that starts at offset ``a`` of its paragraph's text and covers
+    ``[start, end)`` of the document, where the pages starting inside it begin."""
+    out = []
+    for page_start in pages[bisect_right(pages, start) : bisect_right(pages, end - 1)]:
+        k = bisect_left(in_doc, page_start)  # the page's first line
+        out.append(in_para[k] - a if k < len(in_doc) else in_para[-1] - a)
+    return tuple(out)
+
+
+def _pieces(
+    text: str, sectioned: Iterable[tuple[str, int, _Para]], limit: int, pages: Sequence[int] = ()
+) -> Iterator[_Piece]:
     """Each paragraph as one piece, or split into pieces of at most ``limit`` characters."""
     for section, section_id, para in sectioned:
         ptext, in_para, in_doc = _join(text, para.lines)
         if len(ptext) <= limit:
-            yield _Piece(section, section_id, ptext, para.lines[0][0], para.lines[-1][1])
+            start, end = para.lines[0][0], para.lines[-1][1]
+            breaks = _breaks(pages, start, end, 0, in_para, in_doc) if pages else ()
+            yield _Piece(section, section_id, ptext, start, end, page_breaks=breaks)
             continue
         for n, (a, b) in enumerate(_pack(_small_spans(ptext, limit), limit)):
             i = bisect_right(in_para, a) - 1
             j = bisect_right(in_para, b - 1) - 1
             start = in_doc[i] + a - in_para[i]
             end = in_doc[j] + b - in_para[j]
-            yield _Piece(section, section_id, ptext[a:b], start, end, continues=n > 0)
+            breaks = _breaks(pages, start, end, a, in_para, in_doc) if pages else ()
+            yield _Piece(section, section_id, ptext[a:b], start, end, n > 0, breaks)
 
 
 def _merged(
@@ -533,9 +560,14 @@ def iter_chunks(
     sectioned = _sections(_structure(text, settings))
     if isinstance(text, _StreamText):  # forget each paragraph's lines once it is cut
         sectioned = text.releasing(sectioned)
-    pieces = _pieces(text, sectioned, settings.max_chunk_chars)
+    pieces = _pieces(text, sectioned, settings.max_chunk_chars, pages)
     for ordinal, group in enumerate(_merged(pieces, settings, pages)):
         body = PARAGRAPH_SEPARATOR.join(p.text for p in group)
+        breaks: list[int] = []
+        offset = 0
+        for p in group:
+            breaks += [offset + b for b in p.page_breaks]
+            offset += len(p.text) + len(PARAGRAPH_SEPARATOR)
         yield Chunk(
             doc=doc,
             section=group[0].section,
@@ -546,6 +578,7 @@ def iter_chunks(
             hash=hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest(),
             continues=group[0].continues,
             page=bisect_right(pages, group[0].start) if pages else None,
+            page_breaks=tuple(breaks),
         )
 
 

@@ -322,7 +322,12 @@ def read_manifest(folder: Path, verify: bool = True) -> tuple[str, dict[str, Any
 
 def _read_chunks(path: Path) -> list[Chunk]:
     with path.open(encoding="utf-8") as f:
-        return [Chunk(**json.loads(line)) for line in f if line.strip()]
+        return [_chunk(json.loads(line)) for line in f if line.strip()]
+
+
+def _chunk(record: dict[str, Any]) -> Chunk:
+    record["page_breaks"] = tuple(record.get("page_breaks", ()))
+    return Chunk(**record)
 
 
 def load_index(folder: Path | str = DEFAULTS.index_dir, verify: bool = True) -> LoadedIndex:

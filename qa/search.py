@@ -45,8 +45,8 @@ class Hit:
     ``highlights[0]`` is the sentence that best answers the question, ``answer`` the exact
     answering words (or ``None``). ``chunk`` is the retrieved chunk's position in the index,
     ``chunks`` the positions of all the chunks ``text`` joins. ``page`` is the 1-based page of
-    a paged document (PDF, scan) where the chunk holding the highlighted sentence starts,
-    ``None`` for a format without pages."""
+    a paged document (PDF, scan) that holds the answer words (or, without them, the start of
+    the highlighted sentence), ``None`` for a format without pages."""
 
     text: str
     score: float
@@ -289,14 +289,14 @@ class Scored(NamedTuple):
 
 
 def _page_at(parts: list[Chunk], text: str, at: int) -> int | None:
-    """The page of the chunk of ``parts`` (joined into the passage ``text``) that holds the
-    offset ``at`` of ``text``."""
+    """The page of the character at offset ``at`` of the passage ``text`` that joins the
+    chunks ``parts``."""
     page, pos = parts[0].page, 0
     for c in parts:
         found = text.find(c.text, pos)
         if found < 0 or found > at:
             break
-        page, pos = c.page, found + len(c.text)
+        page, pos = c.page_at(at - found), found + len(c.text)
     return page
 
 
@@ -445,8 +445,9 @@ class Retriever:
             if f.query is not None and (len(out) < self.settings.dense_highlight or cross):
                 sims = self._sentence_sims(f.query, passage.text)
             h = highlight(question, passage.text, sims)
-            if len(ids) > 1 and h.spans:
-                page = _page_at([idx.chunks[j] for j in ids], passage.text, h.spans[0][0])
+            if passage.page is not None and h.spans:  # where the answer is, if it spans pages
+                at = h.answer[0] if h.answer else h.spans[0][0]
+                page = _page_at([idx.chunks[j] for j in ids], passage.text, at)
                 passage = dataclasses.replace(passage, page=page)
             feats = confidence_features(
                 f, rank, float(coverage[rank]), h.scores[0] if h.scores else 0.0

@@ -454,3 +454,24 @@ def test_chunks_know_their_page() -> None:
         assert c.page == 1 + sum(1 for s in starts[1:] if c.start >= s)
     assert {c.page for c in chunks} == {1, 2, 3}
     assert all(c.page is None for c in chunk_text(text, "r.txt"))
+
+
+def test_a_paragraph_over_a_page_break_knows_both_pages() -> None:
+    page1 = "第一段很短。\n\n第二段从第一页开始，讲述了广州公安五年来的"
+    page2 = "工作成绩，并且在第二页结束。\n\n第三段在第二页。"
+    page4 = "第四页的内容。"
+    text = "\n\n".join([page1, page2, "", page4])
+    starts = (0, len(page1) + 2, len(page1) + 2 + len(page2) + 2, len(text) - len(page4))
+    settings = dataclasses.replace(DEFAULTS, min_chunk_chars=1)
+    chunks = chunk_text(text, "r.pdf", settings, starts)
+    over = next(c for c in chunks if "第二段" in c.text)
+    assert "的工作成绩" in over.text  # one paragraph again
+    assert over.page == 1 and over.page_breaks == (over.text.index("工作成绩"),)
+    assert over.page_at(0) == 1 and over.page_at(over.text.index("第二页结束")) == 2
+    last = next(c for c in chunks if "第四页" in c.text)
+    assert last.page == 4 and last.page_at(0) == 4
+    # the blank third page counts: a break repeated for it
+    both = chunk_text(
+        page2 + "\n\n\n\n" + page4, "r.pdf", settings, (0, len(page2) + 2, len(page2) + 2)
+    )
+    assert any(c.page_at(len(c.text) - 1) == 3 for c in both)
