@@ -62,6 +62,14 @@ def made(tmp_path_factory) -> dict[str, Path]:
     gbk = "<html><head><meta charset='utf-8'><title>通知</title></head><body><article>"
     gbk += "<p>越秀区派出所将于下周一起调整户籍窗口的办公时间，请市民留意。</p></article></body></html>"
     (work / "wrong-charset.html").write_bytes(gbk.encode("gbk"))
+    # one page that is one huge image (121 million pixels, a decompression bomb for a reader
+    # that would decode it whole) and a truncated PNG
+    from PIL import Image
+
+    Image.new("L", (11000, 11000), 255).save(work / "huge.pdf", "PDF", resolution=300.0)
+    png = io.BytesIO()
+    Image.new("L", (800, 600), 200).save(png, "PNG")
+    (work / "cut.png").write_bytes(png.getvalue()[:200])
     report_docx(work / "report.docx")
     return {p.name: p for p in work.iterdir()}
 
@@ -84,6 +92,8 @@ def test_bad_documents_are_skipped_with_reasons(tmp_path, made, embedder) -> Non
         "old.doc",
         "lies.pdf",
         "wrong-charset.html",
+        "huge.pdf",
+        "cut.png",
     ]
     corpus = corpus_of(tmp_path, made, names)
     st = dataclasses.replace(DEFAULTS, corpus_dir=corpus, index_dir=tmp_path / "index")
@@ -96,6 +106,8 @@ def test_bad_documents_are_skipped_with_reasons(tmp_path, made, embedder) -> Non
         "notzip.docx",
         "old.doc",
         "lies.pdf",
+        "huge.pdf",
+        "cut.png",
     }, report.summary()
     assert "encrypted" in reasons["locked.pdf"] or "password" in reasons["locked.pdf"]
     assert "damaged" in reasons["truncated.pdf"] or "truncated" in reasons["truncated.pdf"]
@@ -103,6 +115,8 @@ def test_bad_documents_are_skipped_with_reasons(tmp_path, made, embedder) -> Non
     assert "zip" in reasons["notzip.docx"] or "not a Word" in reasons["notzip.docx"]
     assert ".docx" in reasons["old.doc"]
     assert "does not match the content" in reasons["lies.pdf"]
+    assert "too large" in reasons["huge.pdf"] and "max_image_pixels" in reasons["huge.pdf"]
+    assert "truncated" in reasons["cut.png"] or "damaged" in reasons["cut.png"]
     # the good files are indexed and answer
     assert report.files_read == 2
     r = Retriever(st.index_dir, st, embedder=embedder)

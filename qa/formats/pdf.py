@@ -165,6 +165,7 @@ class _State:
         self.ocr_pages = 0
         self.scanned_pages = 0  # pages that needed OCR
         self.bad_pages = 0  # pages PDFium could not load
+        self.ocr_refused = ""  # why OCR refused a page (an image over the pixel limit...)
         self._ocr_missing: str | None = None
         self._ocr_checked = False
 
@@ -181,7 +182,8 @@ class _State:
 
     def empty_reason(self) -> str:
         if self.scanned_pages:
-            return _SCANNED.format(self.ocr_reason() or "OCR found no text in it")
+            why = self.ocr_reason() or self.ocr_refused or "OCR found no text in it"
+            return _SCANNED.format(why)
         return _NO_TEXT
 
 
@@ -221,21 +223,22 @@ def _read_page(page: pdfium.PdfPage, state: _State) -> tuple[list[Line], float, 
     if garbage or (visible < MIN_TEXT_CHARS and _has_drawing(page)):
         state.scanned_pages += 1
         if state.ocr_reason() is None:
-            ocr_lines = _ocr(page, state.settings)
+            ocr_lines = _ocr(page, state)
             if sum(len(ln.text.strip()) for ln in ocr_lines) > (0 if garbage else visible):
                 state.ocr_pages += 1
                 return ocr_lines, frame.height, "ocr"
     return lines, frame.height, "text"
 
 
-def _ocr(page: pdfium.PdfPage, settings: Settings) -> list[Line]:
+def _ocr(page: pdfium.PdfPage, state: _State) -> list[Line]:
     """The page's lines read by OCR; none if OCR refuses the page (too many pixels...)."""
     from qa.formats.ocr import ocr_pdf_page
 
     try:
-        return ocr_pdf_page(page, settings)
+        return ocr_pdf_page(page, state.settings)
     except UnreadableError as err:
         log.warning("OCR of a PDF page skipped: %s", err.reason)
+        state.ocr_refused = err.reason
         return []
 
 
