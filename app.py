@@ -1,5 +1,5 @@
 """Start the web UI: ``python app.py [--corpus DIR] [--index DIR] [--host H] [--port P]
-[--model NAME]``.
+[--model NAME] [--no-ocr]``.
 
 Builds the index first if it is missing or out of date, then serves on http://127.0.0.1:7860
 (another address only when ``--host`` says so). The logic lives in :mod:`qa.ui`; ``qa serve``
@@ -28,6 +28,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
     p.add_argument("--port", type=int, default=7860, help="port (default %(default)s)")
     p.add_argument("--model", default=None, help=f"embedding model (default {DEFAULTS.model})")
+    p.add_argument(
+        "--no-ocr", action="store_true", help="do not read scans and images by OCR (skipped)"
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log details")
     args = p.parse_args(argv)
     logging.basicConfig(
@@ -37,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     over: dict[str, object] = {"corpus_dir": Path(args.corpus), "index_dir": Path(args.index)}
     if args.model:
         over["model"] = args.model
+    if args.no_ocr:
+        over["ocr"] = False
     settings = dataclasses.replace(DEFAULTS, **over)
 
     from qa.embed import ModelError

@@ -15,6 +15,7 @@ from pathlib import Path
 from qa.settings import DEFAULTS, Settings
 
 MARK_ON, MARK_OFF = "\033[1;33m", "\033[0m"
+_NO_OCR = "do not read scanned PDF pages and images by OCR (they are skipped)"
 ANS_ON = "\033[1;4;33m"
 
 
@@ -26,6 +27,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         over["index_dir"] = Path(args.index)
     if getattr(args, "model", None):
         over["model"] = args.model
+    if getattr(args, "no_ocr", False):
+        over["ocr"] = False
     return dataclasses.replace(DEFAULTS, **over)
 
 
@@ -104,6 +107,7 @@ def parser() -> argparse.ArgumentParser:
         "--model",
         help=f"sentence-transformers model name or folder (default: the embedded {DEFAULTS.model})",
     )
+    b.add_argument("--no-ocr", action="store_true", help=_NO_OCR)
     b.set_defaults(func=cmd_build)
 
     a = sub.add_parser("ask", help="ask a question")
@@ -119,6 +123,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="embedding model for a (re)build")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=7860)
+    s.add_argument("--no-ocr", action="store_true", help=_NO_OCR)
     s.set_defaults(func=cmd_serve)
     return p
 

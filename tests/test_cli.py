@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from documents import needs_chromium, print_pdf
 
 pytestmark = pytest.mark.integration
 
@@ -75,3 +76,29 @@ def test_errors_are_one_line(built, tmp_path):
     assert r.returncode == 1 and "qa build" in r.stderr and "Traceback" not in r.stderr
     r = qa("build", "--corpus", str(tmp_path / "missing"), "--index", str(tmp_path / "i"))
     assert r.returncode == 1 and "does not exist" in r.stderr
+
+
+@needs_chromium
+def test_pdf_pages_and_no_ocr(tmp_path):
+    """A PDF's answer names its page in the text and JSON output; with --no-ocr an image is
+    skipped with a reason that names the flag."""
+    from PIL import Image
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    print_pdf(
+        "<html><head><meta charset='utf-8'></head><body style=\"font-family:'Noto Sans CJK SC'\">"
+        "<p>第一页：海珠湿地公园位于广州市海珠区。</p>"
+        "<p style='page-break-before:always'>第二页：公园的观鸟屋于2019年建成。</p></body></html>",
+        corpus / "park.pdf",
+    )
+    Image.new("L", (400, 300), 255).save(corpus / "scan.png")
+    index = str(tmp_path / "index")
+    r = qa("build", "--corpus", str(corpus), "--index", index, "--no-ocr")
+    assert r.returncode == 0, r.stderr
+    assert "indexed 1 file(s)" in r.stdout and "scan.png: OCR is turned off (--no-ocr" in r.stdout
+    r = qa("ask", "观鸟屋是哪一年建成的？", "--index", index, "-k", "1")
+    assert r.returncode == 0, r.stderr
+    assert "park.pdf, p. 2" in r.stdout
+    r = qa("ask", "观鸟屋是哪一年建成的？", "--index", index, "-k", "1", "--json")
+    assert json.loads(r.stdout)[0]["page"] == 2

@@ -115,7 +115,7 @@ _DAMAGED = "truncated or damaged image: {}"
 _TOO_LARGE = "image too large: over {:,} pixels (Settings.max_image_pixels)"
 _TOO_MANY = "image with {} pages: over the limit of {} (Settings.max_pages)"
 _NO_TEXT = "no text found by OCR"
-_OCR_OFF = "OCR is turned off (Settings.ocr): images are read by OCR"
+_OCR_OFF = "OCR is turned off (--no-ocr, Settings.ocr): images are read by OCR"
 
 #: The EXIF tag of the orientation.
 _ORIENTATION = 0x0112

@@ -63,7 +63,7 @@ _DAMAGED = "damaged PDF: {}"
 _NO_PAGES = "PDF with no pages"
 _NO_TEXT = "PDF with no text (blank pages)"
 _SCANNED = "scanned PDF with no text layer; {}"
-_OCR_OFF = "OCR is turned off (Settings.ocr): turn it on to read it"
+_OCR_OFF = "OCR is turned off (--no-ocr, Settings.ocr): build without it to read the scan"
 
 
 def read_pdf(
