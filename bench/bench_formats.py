@@ -1,7 +1,7 @@
 """The same documents in every format: does the top passage still hold the answer?
 
-The CMRC 2018 trial articles (one document per article: its title, then its paragraphs) are
-written as .txt, as a web page with navigation, a related-links list, an advert and a footer
+The CMRC 2018 trial paragraphs (each under its article's title as a heading), eight to a
+document, are written as .txt, as a web page with navigation, a related-links list, an advert and a footer
 around the article (.html), as a Word file (.docx, python-docx), as a PDF printed by chromium
 with its running header and footer (.pdf), and as a scanned copy of that PDF with no text layer
 (.scan.pdf: pages rendered to grey images by pdftoppm, read back by OCR). Each format gets its
@@ -42,16 +42,16 @@ from qa.settings import DEFAULTS  # noqa: E402
 FORMATS = ("txt", "html", "docx", "pdf", "scan.pdf")
 
 
-def articles(paras: list[Paragraph]) -> OrderedDict[str, list[Paragraph]]:
-    """The paragraphs grouped by article title, in order."""
+def documents(paras: list[Paragraph], per_doc: int) -> OrderedDict[str, list[Paragraph]]:
+    """The paragraphs in documents of ``per_doc``, in order, each named after its first."""
     out: OrderedDict[str, list[Paragraph]] = OrderedDict()
-    for p in paras:
-        out.setdefault(p.title, []).append(p)
+    for i in range(0, len(paras), per_doc):
+        out[paras[i].title] = paras[i : i + per_doc]
     return out
 
 
 def article_html(title: str, paras: list[Paragraph], chrome: bool) -> str:
-    body = "".join(f"<p>{html.escape(p.context)}</p>" for p in paras)
+    body = "".join(f"<h2>{html.escape(p.title)}</h2><p>{html.escape(p.context)}</p>" for p in paras)
     nav = aside = footer = ""
     if chrome:
         nav = (
@@ -86,15 +86,15 @@ def write_format(fmt: str, groups: OrderedDict[str, list[Paragraph]], corpus: Pa
         if out.exists():
             continue
         if fmt == "txt":
-            out.write_text(title + "\n\n" + "\n\n".join(p.context for p in paras) + "\n")
+            out.write_text("".join(f"{p.title}\n\n{p.context}\n\n" for p in paras))
         elif fmt == "html":
             out.write_text(article_html(title, paras, chrome=True), encoding="utf-8")
         elif fmt == "docx":
             import docx
 
             d = docx.Document()
-            d.add_heading(title, level=1)
             for p in paras:
+                d.add_heading(p.title, level=1)
                 d.add_paragraph(p.context)
             d.save(str(out))
         elif fmt == "pdf":
@@ -113,18 +113,22 @@ def squash(s: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--limit", type=int, default=0, help="first N articles only")
+    ap.add_argument("--limit", type=int, default=0, help="first N documents only")
+    ap.add_argument("--per-doc", type=int, default=8, help="paragraphs per document")
     ap.add_argument("--formats", default=",".join(FORMATS))
     ap.add_argument("--dpi", type=int, default=150, help="scan resolution")
     ap.add_argument("--out", default=str(HERE / "results" / "formats.json"))
     args = ap.parse_args()
-    groups = articles(load_cmrc(DATA))
+    groups = documents(load_cmrc(DATA), args.per_doc)
     if args.limit:
         groups = OrderedDict(list(groups.items())[: args.limit])
-    questions = [(q, p) for ps in groups.values() for p in ps for q in p.questions]
+    questions = [
+        (q, p) for ps in groups.values() for p in ps for q in p.questions if q.question.strip()
+    ]
     results: dict = {
         "machine": f"{platform.machine()}, {platform.processor() or ''} 2 cores",
-        "articles": len(groups),
+        "documents": len(groups),
+        "paragraphs_per_document": args.per_doc,
         "questions": len(questions),
         "scan_dpi": args.dpi,
         "formats": {},

@@ -20,6 +20,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from documents import CHROMIUM as CHROMIUM_PATH
+from documents import CHROMIUM_FLAGS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,16 +39,8 @@ from qa.ui import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+CHROMIUM = Path(CHROMIUM_PATH)
+CHROMIUM_ARGS = CHROMIUM_FLAGS
 
 
 # ------------------------------------------------------------------------------------------

@@ -181,16 +181,21 @@ def _dehyphenate(lines: list[str]) -> list[str]:
     return out
 
 
-def _rows(lines: list[Line], em: float) -> list[_Row]:
-    """Group lines that overlap vertically (more than half the smaller height) into rows,
-    top to bottom, each joined left to right."""
+def rows_of(lines: Sequence[Line]) -> list[list[Line]]:
+    """The lines grouped into rows, top to bottom (lines that overlap vertically by more than
+    half the smaller height are one row), each row left to right."""
     rows: list[list[Line]] = []
     for ln in sorted(lines, key=lambda ln: (ln.top + ln.bottom) / 2):
         if rows and _same_row(rows[-1], ln):
             rows[-1].append(ln)
         else:
             rows.append([ln])
-    return [_join_row(sorted(r, key=lambda ln: ln.left), em) for r in rows]
+    return [sorted(r, key=lambda ln: ln.left) for r in rows]
+
+
+def _rows(lines: list[Line], em: float) -> list[_Row]:
+    """:func:`rows_of`, each row joined into one."""
+    return [_join_row(r, em) for r in rows_of(lines)]
 
 
 def _same_row(row: list[Line], ln: Line) -> bool:

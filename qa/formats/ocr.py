@@ -292,22 +292,10 @@ def _stretch(image: Image.Image) -> Image.Image:
 
 
 def reading_order(lines: Sequence[Line]) -> list[Line]:
-    """``lines`` row by row top to bottom (lines overlapping vertically by more than half the
-    smaller height are one row), each row left to right."""
-    rows: list[list[Line]] = []
-    for ln in sorted(lines, key=lambda ln: (ln.top + ln.bottom) / 2):
-        if rows and _same_row(rows[-1], ln):
-            rows[-1].append(ln)
-        else:
-            rows.append([ln])
-    return [ln for row in rows for ln in sorted(row, key=lambda ln: ln.left)]
+    """``lines`` row by row top to bottom, each row left to right (:func:`layout.rows_of`)."""
+    from qa.formats.layout import rows_of
 
-
-def _same_row(row: list[Line], ln: Line) -> bool:
-    top = min(x.top for x in row)
-    bottom = max(x.bottom for x in row)
-    smaller = min(ln.bottom - ln.top, min(x.bottom - x.top for x in row))
-    return min(bottom, ln.bottom) - max(top, ln.top) > smaller / 2
+    return [ln for row in rows_of(lines) for ln in row]
 
 
 # ----------------------------------------------------------------------------- PDF pages
