@@ -322,6 +322,7 @@ class Retriever:
         self.folder = Path(index)
         self.settings = settings
         self._embedder = embedder
+        self._fixed_embedder = embedder is not None  # else each loaded index picks its own
         # the loaded index and the script of each chunk, replaced together as one tuple so
         # that a question never sees parts of two versions
         self._state: tuple[LoadedIndex, np.ndarray] | None = None
@@ -334,7 +335,8 @@ class Retriever:
     def embedder(self) -> Embedder:
         """The embedder matching the index's model."""
         if self._embedder is None:
-            self._embedder = get_embedder(self.index.model, self.settings)
+            self._snapshot()  # loading the index picks the embedder that matches it
+        assert self._embedder is not None
         return self._embedder
 
     @property
@@ -369,15 +371,18 @@ class Retriever:
             if not force and self._state is not None and pointer == self._pointer:
                 return False
             new = load_index(self.folder)
-            emb = self._embedder or get_embedder(new.model, self.settings)
+            fingerprint = new.manifest["model"]["fingerprint"]
+            emb = (
+                self._embedder
+                if self._fixed_embedder
+                else get_embedder(new.model, self.settings, fingerprint)
+            )
             check_model(new, emb)
-            if self._embedder is None and self.settings.query_threads:
+            if not self._fixed_embedder and self.settings.query_threads:
                 # Short queries run best on one thread: measured on 2 cores with the other one
                 # busy, 440 ms median / 980 ms p95 on torch's default 2 threads against 36 / 63
                 # ms on one. torch's setting is process-wide; query_threads=0 leaves it alone.
-                import torch
-
-                torch.set_num_threads(self.settings.query_threads)
+                emb.use_query_threads(self.settings.query_threads)
             self._embedder = emb
             scripts = np.array([script_of(c.text) for c in new.chunks])
             self._state, self._pointer = (new, scripts), pointer

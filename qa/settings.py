@@ -63,8 +63,12 @@ class Settings:
     # embedding
     model: str = DEFAULT_MODEL
     batch_size: int = 32
-    # torch threads set when a Retriever loads (process-wide; 0 leaves torch's default):
-    # one short query runs best on one thread, see qa/search.py
+    # how vectors are computed: "torch" (sentence-transformers), "onnx" (its ONNX export run by
+    # onnxruntime: the same vectors) or "onnx-int8" (dynamic int8 quantisation: other vectors,
+    # so an index records it); see qa/embed.py and bench/bench_embed.py
+    backend: str = "onnx-int8"
+    # threads of a question's embedding (onnxruntime; torch's, process-wide, when a Retriever
+    # loads; 0: the libraries' default): one short query runs best on one, see qa/search.py
     query_threads: int = 1
 
     # retrieval

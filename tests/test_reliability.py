@@ -342,6 +342,18 @@ NEW_DOCS = {
     f"该书房还设有少儿阅览区和自习区，共有座位{20 + i}个，周末举办读书会和讲座。"
     for i in range(1, 9)
 }
+# enough other text that a rebuild takes seconds to embed even with the fast int8 backend
+# (about 200 chunks): the kill moments below fall inside it
+NEW_DOCS.update(
+    {
+        f"weather-{i}.txt": "".join(
+            f"{i}号气象站第{j}次记录：最高气温{20 + (i + j) % 10}度，最低气温{10 + j % 7}度，"
+            f"风力{(i * j) % 5 + 1}级，相对湿度百分之{40 + (i + 3 * j) % 50}。"
+            for j in range(8)
+        )
+        for i in range(200)
+    }
+)
 
 
 def _corpus_with_report(folder: Path) -> Path:
