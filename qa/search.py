@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import logging
 import math
 import re
 import threading
@@ -29,10 +30,12 @@ import numpy as np
 from qa.chunk import Chunk, join_chunks
 from qa.embed import Embedder, get_embedder
 from qa.highlight import Highlight, highlight, question_terms
-from qa.index import CURRENT, LoadedIndex, check_model, load_index
+from qa.index import CURRENT, IndexProblem, LoadedIndex, check_model, load_index
 from qa.lexical import analyze
 from qa.settings import DEFAULTS, Settings
 from qa.text import char_ngrams, script_of, split_sentences
+
+log = logging.getLogger("qa")
 
 
 @dataclass(frozen=True)
@@ -326,6 +329,7 @@ class Retriever:
         # the loaded index and the script of each chunk, replaced together as one tuple so
         # that a question never sees parts of two versions
         self._state: tuple[LoadedIndex, np.ndarray] | None = None
+        self._failed_pointer: bytes | None = None  # a version that failed to load
         self._pointer: bytes | None = None
         self._lock = threading.Lock()
         self._sentence_cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -389,9 +393,20 @@ class Retriever:
             return True
 
     def refresh(self) -> None:
-        """Reload if a build has swapped in a new version since the last load (cheap check)."""
-        if self._state is None or self._read_pointer() != self._pointer:
+        """Reload if a build has swapped in a new version since the last load (cheap check).
+        If the new version cannot be loaded while one is loaded, keep answering from the
+        loaded one (logged once) and try again only when the folder's pointer changes again;
+        with none loaded, raise :class:`qa.index.IndexProblem`."""
+        pointer = self._read_pointer()
+        if self._state is not None and pointer in (self._pointer, self._failed_pointer):
+            return
+        try:
             self.reload()
+        except IndexProblem as e:
+            if self._state is None:
+                raise
+            self._failed_pointer = pointer
+            log.warning("keeping the loaded index of %s: %s", self.folder, e)
 
     def rank(
         self,

@@ -562,15 +562,8 @@ class QAService:
     # -- asking ----------------------------------------------------------------------------
     def refresh(self) -> None:
         """Pick up an index rebuilt by another process (``qa build``), keeping the loaded one
-        if the new one cannot be loaded."""
-        from qa.index import IndexProblem
-
-        try:
-            self.retriever.refresh()
-        except IndexProblem as e:
-            if getattr(self.retriever, "_index", None) is None:
-                raise
-            log.warning("keeping the loaded index: %s", e)
+        if the new one cannot be loaded (:meth:`qa.search.Retriever.refresh`)."""
+        self.retriever.refresh()
 
     def hits(self, question: str, k: int, previous: Sequence[str] = ()) -> list[Hit]:
         """Validated retrieval (``ValueError``/``IndexProblem``/``ModelError`` on failure).

@@ -32,6 +32,7 @@ from hypothesis import strategies as hst
 import qa.chunk
 import qa.corpus
 import qa.index
+import qa.search
 from qa.chunk import (
     chunk_text,
     iter_chunks,
@@ -474,6 +475,45 @@ def test_sigkill_during_rebuilds_keeps_a_working_index(tmp_path: Path, embedder)
     assert not [p for p in folder.iterdir() if p.name.startswith("tmp-")]
     hits = Retriever(folder, st, embedder=embedder).run("第3座城市书房有多少个座位？", 1)
     assert hits[0].doc == "new-3.txt"
+
+
+@pytest.mark.integration
+def test_a_new_version_that_fails_to_load_keeps_the_old_one_serving(
+    tmp_path: Path, default_index, embedder, monkeypatch, caplog
+) -> None:
+    """A rebuilt index that cannot be loaded: questions keep being answered from the loaded
+    version, the broken one is read once (not at every question), and a later good build is
+    picked up."""
+    folder = tmp_path / "index"
+    shutil.copytree(default_index.index_dir, folder)
+    st = dataclasses.replace(default_index, index_dir=folder)
+    r = Retriever(folder, st, embedder=embedder)
+    assert r.run(QUESTION, 1)[0].doc == REPORT_NAME
+    good = (folder / CURRENT).read_bytes()
+    version = json.loads(good)["version"]
+    broken = folder / "v-broken"
+    shutil.copytree(folder / version, broken)
+    (broken / "chunks.jsonl").write_text("damaged", encoding="utf-8")
+    pointer = json.loads(good)
+    pointer["version"] = "v-broken"
+    (folder / CURRENT).write_text(json.dumps(pointer), encoding="utf-8")
+    loads = []
+    real_load = qa.search.load_index
+    monkeypatch.setattr(
+        qa.search, "load_index", lambda *a, **k: loads.append(1) or real_load(*a, **k)
+    )
+    with caplog.at_level(logging.WARNING, logger="qa"):
+        for _ in range(3):
+            r.refresh()
+            assert r.run(QUESTION, 1)[0].doc == REPORT_NAME
+    assert len(loads) == 1 and "keeping the loaded index" in caplog.text
+    (folder / CURRENT).write_bytes(good)  # a good version again: picked up
+    r.refresh()
+    assert r.index.version == version
+    # with nothing loaded, the problem is raised
+    (folder / CURRENT).write_text(json.dumps(pointer), encoding="utf-8")
+    with pytest.raises(qa.index.IndexProblem):
+        Retriever(folder, st, embedder=embedder).refresh()
 
 
 @pytest.mark.integration
