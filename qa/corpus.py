@@ -158,7 +158,7 @@ _KANA = frozenset(
 )
 
 #: Byte-order marks, longest first (the UTF-32 LE mark starts with the UTF-16 LE one).
-_BOMS: tuple[tuple[bytes, str], ...] = (
+BOMS: tuple[tuple[bytes, str], ...] = (
     (b"\xef\xbb\xbf", "utf-8-sig"),
     (b"\xff\xfe\x00\x00", "utf-32"),
     (b"\x00\x00\xfe\xff", "utf-32"),
@@ -640,7 +640,7 @@ def decode_bytes(
     """
     if not data:
         return "", "utf-8"
-    for bom, encoding in _BOMS:
+    for bom, encoding in BOMS:
         if data.startswith(bom) and encoding not in exclude:
             text = _decode_strict(data, encoding, final)
             if text is not None:
@@ -778,7 +778,7 @@ _PREFIX_BYTES = 128 * 1024
 #: Streaming reads and decodes the file in blocks of this many bytes.
 _BLOCK_BYTES = 1 << 20
 #: The encodings whose text may hold NUL bytes (in any other, a NUL means binary or UTF-16).
-_NUL_CODECS = frozenset(encoding for _, encoding in _BOMS) | frozenset(_UTF32 + _UTF16)
+_NUL_CODECS = frozenset(encoding for _, encoding in BOMS) | frozenset(_UTF32 + _UTF16)
 CHANGED = "changed while it was being read (build again)"
 
 

@@ -39,7 +39,7 @@ from configparser import ConfigParser
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from qa.corpus import UnreadableError, clean_text, decode_bytes, plausibility
+from qa.corpus import BOMS, UnreadableError, clean_text, decode_bytes, plausibility
 from qa.formats.base import READER_HTML, Extracted
 from qa.settings import DEFAULTS, Settings
 
@@ -58,13 +58,6 @@ MIN_ARTICLE_CHARS = 250
 #: The share of a page's characters that may be undecodable bytes in its charset (replaced).
 MAX_REPLACED = 0.001
 
-_BOMS = (
-    (b"\xef\xbb\xbf", "utf-8-sig"),
-    (b"\xff\xfe\x00\x00", "utf-32"),
-    (b"\x00\x00\xfe\xff", "utf-32"),
-    (b"\xff\xfe", "utf-16"),
-    (b"\xfe\xff", "utf-16"),
-)
 _META = re.compile(rb"<meta\b[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9._:-]+)", re.IGNORECASE)
 _XML_DECLARATION = re.compile(
     rb"^\s*<\?xml\b[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)", re.IGNORECASE
@@ -116,7 +109,7 @@ _HEADING_REND = re.compile(r"h([1-6])")
 
 
 def _bom_codec(data: bytes) -> str | None:
-    for bom, codec in _BOMS:
+    for bom, codec in BOMS:
         if data.startswith(bom):
             return codec
     return None
