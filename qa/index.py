@@ -547,7 +547,7 @@ def build_index(
         old = _previous_index(folder)
         old_files = old.manifest.get("files", {}) if old is not None else {}
         n_files = len(list_files(corpus, settings))
-        bar = _reading_bar(n_files) if show_progress_bar else None
+        bar = _bar(n_files, "reading", "file") if show_progress_bar else None
         reader = _Reader(old, settings, n_files, report, bar)
         try:
             # big text files are read and chunked as a stream (qa.chunk.iter_document_chunks)
@@ -564,18 +564,29 @@ def build_index(
         fingerprint = emb.fingerprint
         cache = _previous_vectors(old, fingerprint)
         del old
+        saved = _SavedVectors(folder, fingerprint, emb.dim)
+        cache.update(saved.load())  # what a killed build had embedded already
         todo = sorted({c.hash for c in chunks if c.hash not in cache})
         texts = {c.hash: c.text for c in chunks}
         report(0.35, f"embedding {len(todo)} new chunk(s)")
+        bar = _bar(len(todo), "embedding", "chunk") if show_progress_bar and todo else None
+        try:
+            for start in range(0, len(todo), SAVE_EVERY):
+                part = todo[start : start + SAVE_EVERY]
 
-        def on_batch(done: int, total: int) -> None:
-            report(0.35 + 0.55 * done / max(total, 1), f"embedding {done}/{total} chunks")
+                def on_batch(done: int, total: int, start: int = start) -> None:
+                    n = start + done
+                    report(0.35 + 0.55 * n / len(todo), f"embedding {n}/{len(todo)} chunks")
+                    if bar is not None:
+                        bar.n = n
+                        bar.refresh()
 
-        new = emb.embed_passages(
-            [texts[h] for h in todo], progress=on_batch, show_progress_bar=show_progress_bar
-        )
-        for h, v in zip(todo, new, strict=True):
-            cache[h] = v
+                vecs = emb.embed_passages([texts[h] for h in part], progress=on_batch)
+                saved.append(part, vecs)
+                cache.update(zip(part, vecs, strict=True))
+        finally:
+            if bar is not None:
+                bar.close()
         dim = emb.dim
         vecs = (
             np.stack([cache[c.hash] for c in chunks]).astype(np.float32)
@@ -650,6 +661,7 @@ def build_index(
         os.replace(folder / (CURRENT + ".tmp"), folder / CURRENT)
         _fsync_dir(folder)
         _gc_versions(folder, keep={version, previous})
+        saved.clear()
         report(1.0, "done")
     todo_set = set(todo)
     return BuildReport(
@@ -667,8 +679,60 @@ def build_index(
     )
 
 
-def _reading_bar(total: int) -> Any:
-    """A terminal progress bar over the files being read (tqdm, on stderr)."""
+def _bar(total: int, desc: str, unit: str) -> Any:
+    """A terminal progress bar (tqdm, on stderr: rate and time left)."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc="reading", unit="file", dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True)
+
+
+#: New vectors are saved to disk after every this many chunks, so that a build that is killed
+#: (or runs out of memory or disk) loses at most that much embedding work.
+SAVE_EVERY = 256
+
+
+class _SavedVectors:
+    """The vectors a build has embedded so far, appended to ``folder/partial-<model>.bin`` after
+    every :data:`SAVE_EVERY` chunks (fsynced): a build that dies before its index is complete
+    leaves them, and the next build with the same model takes them instead of embedding those
+    chunks again. A record is the chunk's 32-byte content hash and its float32 vector; a record
+    cut short by a crash is ignored. A complete build removes the file."""
+
+    def __init__(self, folder: Path, fingerprint: str, dim: int) -> None:
+        key = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
+        self.path = folder / f"partial-{key}.bin"
+        self.folder = folder
+        self.dim = dim
+        self.record = 32 + 4 * dim
+
+    def load(self) -> dict[str, np.ndarray]:
+        """hash -> vector of the records saved by an earlier, unfinished build."""
+        try:
+            data = self.path.read_bytes()
+        except OSError:
+            return {}
+        n = len(data) // self.record
+        rows = np.frombuffer(data[: n * self.record], dtype=np.uint8).reshape(n, self.record)
+        vecs = rows[:, 32:].copy().view(np.float32)
+        if n:
+            log.info("taking %d vector(s) saved by an unfinished build", n)
+        return {bytes(r[:32]).hex(): v for r, v in zip(rows, vecs, strict=True)}
+
+    def append(self, hashes: list[str], vectors: np.ndarray) -> None:
+        """Save the vectors of ``hashes`` (a full disk only loses the saving, not the build)."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        data = b"".join(
+            bytes.fromhex(h) + v.tobytes() for h, v in zip(hashes, vectors, strict=True)
+        )
+        try:
+            with self.path.open("ab") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            log.warning("cannot save embedded vectors in %s: %s", self.path, e)
+
+    def clear(self) -> None:
+        """Remove every saved-vectors file of the folder (the index now holds them)."""
+        for p in self.folder.glob("partial-*.bin"):
+            p.unlink(missing_ok=True)

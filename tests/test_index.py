@@ -164,3 +164,44 @@ def test_old_versions_are_collected(small, embedder):
         build(small, embedder)
     versions = [p for p in Path(small.index_dir).iterdir() if p.is_dir()]
     assert len(versions) <= 2
+
+
+@pytest.mark.integration
+def test_a_killed_build_resumes_without_embedding_again(tmp_path, embedder, monkeypatch):
+    """A build that dies while embedding keeps what it embedded (saved every SAVE_EVERY
+    chunks); the next build embeds only the rest, and a complete build removes the file."""
+    import qa.index
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(6):
+        paras = [
+            f"第{i}号文件第{j}段：越秀区第{j}个社区的图书角有{i * 10 + j}本书，"
+            f"每周{j % 7 + 1}开放，由{i + j}名志愿者轮流值班，居民可以凭身份证借阅和归还。"
+            for j in range(6)
+        ]
+        (corpus / f"d{i}.txt").write_text("\n\n".join(paras), encoding="utf-8")
+    st = dataclasses.replace(DEFAULTS, corpus_dir=corpus, index_dir=tmp_path / "index")
+    monkeypatch.setattr(qa.index, "SAVE_EVERY", 4)
+
+    class Killed(Exception):
+        pass
+
+    def die_midway(fraction: float, message: str) -> None:
+        if message.startswith("embedding 8/"):
+            raise Killed
+
+    with pytest.raises(Killed):
+        build_index(corpus, st.index_dir, settings=st, embedder=embedder, progress=die_midway)
+    assert not (st.index_dir / "CURRENT").exists()
+    assert list(st.index_dir.glob("partial-*.bin"))
+    report = build_index(corpus, st.index_dir, settings=st, embedder=embedder)
+    # killed while its second group of 4 was embedded: the first group was saved
+    assert report.chunks > 8 and report.embedded == report.chunks - 4, report.summary()
+    assert not list(st.index_dir.glob("partial-*.bin"))
+    # the resumed vectors are the ones a clean build computes
+    clean = build_index(corpus, tmp_path / "clean", settings=st, embedder=embedder)
+    assert clean.embedded == report.chunks
+    a, b = load_index(st.index_dir), load_index(tmp_path / "clean")
+    assert [c.hash for c in a.chunks] == [c.hash for c in b.chunks]
+    assert np.allclose(a.vectors(), b.vectors(), atol=1e-6)
