@@ -718,6 +718,15 @@ def _read_bytes(path: Path, limit: int) -> bytes:
         return f.read(limit + 1)
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 (hex) of a file's bytes, read in blocks (any size)."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def checked_path(path: Path, root: Path, settings: Settings = DEFAULTS) -> str:
     """The checks made before a file of any format is read (its name, a link out of the
     corpus, not a regular file, too big); its path relative to ``root``. Raises

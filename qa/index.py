@@ -36,7 +36,14 @@ from typing import Any
 import numpy as np
 
 from qa.chunk import CHUNKER_VERSION, Chunk, read_chunks
-from qa.corpus import DocumentMeta, Skipped, checked_path, list_files, read_each
+from qa.corpus import (
+    DocumentMeta,
+    Skipped,
+    checked_path,
+    file_sha256,
+    list_files,
+    read_each,
+)
 from qa.embed import Embedder, get_embedder
 from qa.formats import READERS_VERSION
 from qa.lexical import LexicalIndex, analyze
@@ -141,21 +148,13 @@ class BuildReport:
         return "\n".join(lines)
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _sha256_or_empty(path: Path) -> str:
     """How a skipped file is fingerprinted: a link by its target's name (never followed), a
     file by its sha256, an unreadable one as ""."""
     try:
         if path.is_symlink():
             return "link:" + os.readlink(path)
-        return _sha256_file(path)
+        return file_sha256(path)
     except OSError:
         return ""
 
@@ -313,7 +312,7 @@ def read_manifest(folder: Path, verify: bool = True) -> tuple[str, dict[str, Any
                 raise CorruptIndexError(
                     f"the index in {folder} is damaged (missing {name}); {hint}"
                 )
-            if _sha256_file(p) != sha:
+            if file_sha256(p) != sha:
                 raise CorruptIndexError(
                     f"the index in {folder} is damaged ({name} checksum); {hint}"
                 )
@@ -403,7 +402,7 @@ def stale_reason(
         seen.add(rel)
         if rel in files:
             try:
-                changed += _sha256_file(p) != files[rel]
+                changed += file_sha256(p) != files[rel]
             except OSError:
                 changed += 1
         elif rel in skipped:
@@ -459,7 +458,7 @@ class _Reader:
         if entry is None or self.old is None:
             return None
         try:
-            if _sha256_file(path) != entry["sha256"]:
+            if file_sha256(path) != entry["sha256"]:
                 return None
         except OSError:
             return None
@@ -628,7 +627,7 @@ def build_index(
                 "reader": d.reader,
                 "ocr_pages": d.ocr_pages,
             }
-        checksums = {p.name: _sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        checksums = {p.name: file_sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         manifest = {
             "format_version": FORMAT_VERSION,
             "model": {"name": model, "fingerprint": fingerprint, "dim": dim},

@@ -97,3 +97,10 @@ def test_unpaged_formats_have_no_page_starts_and_empty_text_is_refused() -> None
     assert doc.page_starts == () and doc.text == "# T\n\n正文。"
     with pytest.raises(UnreadableError, match="no text"):
         to_document(Extracted(pages=(" \n", ""), paged=True, reader=READER_PDF), "e.pdf", "s", 1)
+
+
+def test_default_extensions_are_the_supported_ones() -> None:
+    from qa.formats import SUPPORTED
+    from qa.settings import DEFAULTS
+
+    assert set(DEFAULTS.extensions) == set(SUPPORTED)

@@ -18,10 +18,16 @@ line and their start offsets kept, so each chunk knows its page.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-from qa.corpus import Document, UnreadableError, checked_path, clean_text, read_document
+from qa.corpus import (
+    Document,
+    UnreadableError,
+    checked_path,
+    clean_text,
+    file_sha256,
+    read_document,
+)
 from qa.formats.base import READER_TEXT, Extracted, PageProgress
 from qa.settings import DEFAULTS, Settings
 
@@ -100,16 +106,6 @@ def sniff(head: bytes) -> tuple[str, str]:
     if b"%PDF-" in head[:1024]:  # PDF readers accept junk before the header
         return "pdf", "a PDF document"
     return "", ""
-
-
-def _file_sha256(path: Path) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-            size += len(block)
-    return h.hexdigest(), size
 
 
 def _check_content(path: Path, kind: str) -> None:
@@ -199,7 +195,7 @@ def read_file(
     _check_content(path, kind)
     if kind == "text":
         return read_document(path, root, settings)
-    sha256, size = _file_sha256(path)
+    sha256, size = file_sha256(path), path.stat().st_size
     extracted = _extract(path, kind, settings, progress)
     return to_document(extracted, rel, sha256, size)
 
