@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -254,9 +255,18 @@ def quantize_onnx(src: Path, dest: Path, config: str) -> Path:
         root = logging.getLogger()
         level = root.level
         root.setLevel(logging.ERROR)  # onnxruntime advises pre-processing on the root logger
+        # quantize_dynamic writes "<src>-inferred.onnx" beside its input and deletes it: two
+        # processes quantising the same export at once (two presets, or a build and a server
+        # on first use) removed each other's file. Each quantises a hard link of its own.
+        private = Path(tempfile.mkdtemp(prefix=".quantize-", dir=Path(dest).parent))
+        source = private / Path(src).name
         try:
+            try:
+                os.link(src, source)
+            except OSError:  # another file system: a copy
+                shutil.copyfile(src, source)
             quantize_dynamic(
-                Path(src),
+                source,
                 tmp,
                 per_channel=True,
                 reduce_range=False,
@@ -265,6 +275,7 @@ def quantize_onnx(src: Path, dest: Path, config: str) -> Path:
             )
         finally:
             root.setLevel(level)
+            shutil.rmtree(private, ignore_errors=True)
 
     return _write_atomically(Path(dest), write)
 

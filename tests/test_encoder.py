@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -257,3 +258,61 @@ def test_query_in_a_fresh_process_imports_no_torch(default_index) -> None:  # ty
     out = _fresh("import json\n" + code).splitlines()
     assert "15.2%" in "\n".join(out)
     assert json.loads(out[-1]) == []
+
+
+@pytest.mark.unit
+def test_concurrent_quantisations_of_one_export_do_not_collide(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """onnxruntime's quantiser writes and deletes "<input>-inferred.onnx" beside its input: two
+    processes quantising the same export at once (a build and a server starting, two presets)
+    removed each other's file. Each must work on its own link of the input."""
+    import threading
+
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from qa.encoder import quantize_onnx
+
+    weight = numpy_helper.from_array(
+        np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32), "w"
+    )
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 64])],
+        [weight],
+    )
+    src = tmp_path / "model.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), src)
+    errors: list[BaseException] = []
+    import onnx.shape_inference as shape_inference
+
+    real = shape_inference.infer_shapes_path
+    written: list[Path] = []
+
+    def slow_infer(model_path: str, output_path: str = "", *a: object, **k: object) -> None:
+        real(model_path, output_path, *a, **k)  # type: ignore[arg-type]
+        written.append(Path(output_path))
+        time.sleep(0.3)  # widen the window in which another quantisation could remove it
+
+    monkeypatch.setattr(shape_inference, "infer_shapes_path", slow_infer)
+
+    def run(config: str, i: int) -> None:
+        try:
+            quantize_onnx(src, tmp_path / f"q-{config}-{i}.onnx", config)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [
+        threading.Thread(target=run, args=(c, i)) for i in range(4) for c in ("avx2", "arm64")
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(written) >= 8 and all(w.parent != tmp_path for w in written)
+    assert len(list(tmp_path.glob("q-*.onnx"))) == 8
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
