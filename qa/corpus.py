@@ -1040,27 +1040,42 @@ def read_corpus(root: Path, settings: Settings = DEFAULTS) -> tuple[list[Documen
 _T = TypeVar("_T")
 
 
-def read_each(
+def iter_each(
     root: Path, read: Callable[[Path, Path, Settings], _T], settings: Settings = DEFAULTS
-) -> tuple[list[_T], list[Skipped]]:
-    """:func:`read_corpus` with another reader: ``read(path, root, settings)`` for each file
-    (e.g. :func:`qa.chunk.read_chunks`, which streams big files); a file whose ``read`` raises
-    :class:`UnreadableError` (or anything else) is skipped."""
+) -> Iterator[_T | Skipped]:
+    """``read(path, root, settings)`` of each corpus file in order, lazily: its result, or a
+    :class:`Skipped` for a file whose ``read`` raises :class:`UnreadableError` (or anything
+    else: one odd file must not stop the whole read) and for a folder that cannot be listed.
+    What the caller does with a result (writing it to an index) is outside that net: its
+    failures (a full disk) stop the caller instead of skipping a file."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"corpus folder not found: {root}")
-    docs: list[_T] = []
-    skipped: list[Skipped] = []
     for item in _walk(root, settings):
         if isinstance(item, Path):
             try:
-                docs.append(read(item, root, settings))
-                continue
+                result = read(item, root, settings)
             except UnreadableError as err:
                 item = Skipped(_shown(_relative(item, root)), err.reason)
             except Exception as err:  # one odd file must not stop the whole read
                 reason = f"cannot be read: unexpected {type(err).__name__}: {err}"
                 item = Skipped(_shown(_relative(item, root)), reason)
-        skipped.append(item)
+            else:
+                yield result
+                continue
         log.warning("skipped %s: %s", item.path, item.reason)
+        yield item
+
+
+def read_each(
+    root: Path, read: Callable[[Path, Path, Settings], _T], settings: Settings = DEFAULTS
+) -> tuple[list[_T], list[Skipped]]:
+    """:func:`iter_each` collected: the results and the files skipped."""
+    docs: list[_T] = []
+    skipped: list[Skipped] = []
+    for item in iter_each(root, read, settings):
+        if isinstance(item, Skipped):
+            skipped.append(item)
+        else:
+            docs.append(item)
     return docs, skipped

@@ -6,8 +6,10 @@ Layout::
     index/
       CURRENT            {"version": "v-...", "manifest_sha256": "..."}, replaced atomically
       .lock              held (flock) by the one build that may run at a time
-      v-20261127-.../    one complete version: manifest.json, chunks.jsonl, dense.faiss,
-                         lexical_*.npy, lexical_vocab.json
+      v-20261127-.../    one complete version: manifest.json, the chunk store (chunks.bin,
+                         chunks_*.npy/json: qa/chunkstore.py), dense.faiss (qa/dense.py), the
+                         lexical index (lexical_*: qa/lexical.py)
+      partial-<key>.bin  vectors an unfinished build embedded (the next build takes them)
 
 A build writes a new version folder, fsyncs it, then atomically replaces ``CURRENT``: a build
 killed at any moment leaves the previous version in force. Loading checks the manifest (format
@@ -15,7 +17,12 @@ version, sha256 of every file) and says how to rebuild when anything is missing 
 Rebuilds are incremental: a file whose content hash is unchanged since the previous version
 (built with the same chunker and readers) reuses its chunks without being read again (a scanned
 PDF is not OCRed again), and a chunk whose content hash is already in the previous version
-(built with the same model) reuses its vector instead of being embedded again."""
+(built with the same model) reuses its vector instead of being embedded again.
+
+A build streams: each file's chunks go to the new version's chunk store and lexical builder as
+they are read, so its memory does not grow with the corpus beyond the lexical postings (about
+12 bytes each) and the vectors (the dense index itself); a served index opens every file with
+``mmap``."""
 
 from __future__ import annotations
 
@@ -29,33 +36,36 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from qa.chunk import CHUNKER_VERSION, Chunk, read_chunks
+from qa.chunkstore import ChunkStore, ChunkWriter
 from qa.corpus import (
     DocumentMeta,
     Skipped,
     checked_path,
     file_sha256,
+    iter_each,
     list_files,
-    read_each,
 )
+from qa.dense import build_dense, load_dense, write_dense
 from qa.embed import Embedder, get_embedder
 from qa.formats import READERS_VERSION
-from qa.lexical import LexicalIndex, analyze
+from qa.lexical import LexicalBuilder, LexicalIndex, analyze
 from qa.settings import DEFAULTS, Settings
 
 log = logging.getLogger("qa")
 
-FORMAT_VERSION = 1
+#: 2: the chunk store and an mmap-able vocabulary replaced chunks.jsonl and lexical_vocab.json
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 LOCK = ".lock"
 MANIFEST = "manifest.json"
-CHUNKS = "chunks.jsonl"
+CHUNKS = "chunks.bin"  # the chunk texts (qa.chunkstore.TEXTS)
 DENSE = "dense.faiss"
 
 #: ``progress(fraction, message)``: fraction in [0, 1] of the whole build.
@@ -174,36 +184,16 @@ def _write_file(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def _write_dense(dense: Any, path: Path) -> None:
-    """Write a flat FAISS index, failing as a Python write does (``OSError``): faiss raises
-    ``RuntimeError`` when a write fails, and a failed last flush (a full disk) it only prints,
-    leaving a cut file; so the size written is checked too."""
-    import faiss
-
-    try:
-        faiss.write_index(dense, str(path))
-    except RuntimeError as e:
-        raise OSError(f"cannot write {path}: {str(e).split('failed: ')[-1]}") from None
-    header = int(faiss.serialize_index(type(dense)(dense.d)).size)  # an empty flat index
-    if path.stat().st_size != header + 4 * dense.d * dense.ntotal:
-        raise OSError(f"cannot write {path}: the file is incomplete (is the disk full?)")
-
-
 @dataclass
 class LoadedIndex:
-    """An index version loaded in memory: what retrieval reads."""
+    """An index version opened for retrieval (its files memory-mapped)."""
 
     folder: Path
     version: str
     manifest: dict[str, Any]
-    chunks: list[Chunk]
+    chunks: ChunkStore
     dense: Any  # faiss.Index
     lexical: LexicalIndex
-    _by_doc: dict[str, list[int]] = field(default_factory=dict, repr=False)
-
-    def __post_init__(self) -> None:
-        for i, c in enumerate(self.chunks):
-            self._by_doc.setdefault(c.doc, []).append(i)
 
     @property
     def model(self) -> str:
@@ -216,14 +206,11 @@ class LoadedIndex:
 
     def chunk_ids(self, doc: str) -> list[int]:
         """The ids of ``doc``'s chunks, in document order."""
-        return self._by_doc.get(doc, [])
+        return list(self.chunks.chunk_range(doc))
 
-    def _position(self, i: int) -> tuple[list[int], int]:
-        ids = self._by_doc[self.chunks[i].doc]
-        pos = self.chunks[i].ordinal
-        if not (0 <= pos < len(ids) and ids[pos] == i):  # an index without ordinals in order
-            pos = ids.index(i)
-        return ids, pos
+    def _position(self, i: int) -> tuple[range, int]:
+        ids = self.chunks.chunk_range(self.chunks.docs[int(self.chunks.meta["doc"][i])])
+        return ids, i - ids.start
 
     def neighbours(self, i: int, before: int = 1, after: int = 1) -> list[Chunk]:
         """Chunk ``i`` with up to ``before``/``after`` chunks around it in its document."""
@@ -234,12 +221,13 @@ class LoadedIndex:
         """The ids of chunk ``i`` and of up to ``each_side`` chunks before and after it that
         belong to the same paragraph (a long paragraph cut at the size limit), in order."""
         ids, pos = self._position(i)
+        continues = self.chunks.continues
         lo = hi = pos
-        while pos - lo < each_side and lo > 0 and self.chunks[ids[lo]].continues:
+        while pos - lo < each_side and lo > 0 and continues[ids[lo]]:
             lo -= 1
-        while hi - pos < each_side and hi + 1 < len(ids) and self.chunks[ids[hi + 1]].continues:
+        while hi - pos < each_side and hi + 1 < len(ids) and continues[ids[hi + 1]]:
             hi += 1
-        return ids[lo : hi + 1]
+        return list(ids[lo : hi + 1])
 
     def vectors(self) -> np.ndarray:
         """All passage vectors, in chunk order."""
@@ -286,8 +274,8 @@ def current_version(folder: Path) -> tuple[str, str]:
 
 
 def read_manifest(folder: Path, verify: bool = True) -> tuple[str, dict[str, Any]]:
-    """The current version's name and manifest. With ``verify``, every file's sha256 is checked
-    against the manifest."""
+    """The current version's name and manifest (checked against the pointer's sha256). With
+    ``verify``, every file's size and sha256 are checked against the manifest."""
     version, manifest_sha = current_version(folder)
     vdir = folder / version
     hint = _rebuild_hint(folder)
@@ -306,43 +294,56 @@ def read_manifest(folder: Path, verify: bool = True) -> tuple[str, dict[str, Any
             f"this version of qa reads format {FORMAT_VERSION}; {hint}"
         )
     if verify:
-        for name, sha in manifest["checksums"].items():
-            p = vdir / name
-            if not p.exists():
-                raise CorruptIndexError(
-                    f"the index in {folder} is damaged (missing {name}); {hint}"
-                )
-            if file_sha256(p) != sha:
-                raise CorruptIndexError(
-                    f"the index in {folder} is damaged ({name} checksum); {hint}"
-                )
+        _check_files(folder, version, manifest, verify=True)
     return version, manifest
 
 
-def _read_chunks(path: Path) -> list[Chunk]:
-    with path.open(encoding="utf-8") as f:
-        return [_chunk(json.loads(line)) for line in f if line.strip()]
+def _check_files(folder: Path, version: str, manifest: dict[str, Any], verify: bool) -> None:
+    """Every file of the version is there with its size, and with ``verify`` its sha256."""
+    vdir, hint = folder / version, _rebuild_hint(folder)
+    sizes = manifest.get("sizes", {})
+    for name, sha in manifest["checksums"].items():
+        p = vdir / name
+        try:
+            size = p.stat().st_size
+        except OSError:
+            raise CorruptIndexError(
+                f"the index in {folder} is damaged (missing {name}); {hint}"
+            ) from None
+        if name in sizes and size != sizes[name]:
+            raise CorruptIndexError(f"the index in {folder} is damaged ({name} size); {hint}")
+        if verify and file_sha256(p) != sha:
+            raise CorruptIndexError(f"the index in {folder} is damaged ({name} checksum); {hint}")
 
 
-def _chunk(record: dict[str, Any]) -> Chunk:
-    record["page_breaks"] = tuple(record.get("page_breaks", ()))
-    return Chunk(**record)
+#: Up to this many bytes of index files, opening an index checks every file's sha256 (a full
+#: read: about 0.5 s a GB); past it, their sizes and structure only, so that a big index
+#: opens in constant time (``qa ask``). Builds always check the version they reuse in full.
+VERIFY_FULL_BELOW = 256 * 2**20
 
 
-def load_index(folder: Path | str = DEFAULTS.index_dir, verify: bool = True) -> LoadedIndex:
-    """Load the current version of the index in ``folder``.
+def load_index(
+    folder: Path | str = DEFAULTS.index_dir,
+    verify: bool | None = True,
+    settings: Settings = DEFAULTS,
+) -> LoadedIndex:
+    """Open the current version of the index in ``folder`` (memory-mapped). With ``verify``,
+    every file is checked against its sha256 in the manifest first (a full read); with
+    ``False``, only its size; with ``None``, in full up to :data:`VERIFY_FULL_BELOW` bytes.
 
     Raises :class:`MissingIndexError` or :class:`CorruptIndexError` with a message that says how
     to rebuild; never returns a partially loaded index."""
-    import faiss
-
     folder = Path(folder)
     for attempt in range(3):  # a concurrent build may swap versions under us: read again
         try:
-            version, manifest = read_manifest(folder, verify=verify)
+            version, manifest = read_manifest(folder, verify=False)
+            full = verify
+            if verify is None:
+                full = sum(manifest.get("sizes", {}).values()) <= VERIFY_FULL_BELOW
+            _check_files(folder, version, manifest, verify=bool(full))
             vdir = folder / version
-            chunks = _read_chunks(vdir / CHUNKS)
-            dense = faiss.read_index(str(vdir / DENSE))
+            chunks = ChunkStore(vdir)
+            dense = load_dense(vdir / DENSE, settings)
             lexical = LexicalIndex.load(vdir)
             break
         except FileNotFoundError:
@@ -424,12 +425,58 @@ def _previous_index(folder: Path) -> LoadedIndex | None:
         return None
 
 
-def _previous_vectors(old: LoadedIndex | None, fingerprint: str) -> dict[str, np.ndarray]:
-    """hash -> vector from the previous version, if it was built with the same model."""
-    if old is None or old.manifest["model"]["fingerprint"] != fingerprint:
+class _KnownVectors:
+    """The vectors a build need not compute, by content hash (32 raw bytes): the previous
+    version's (if built with the same model: rows of its dense index, read when asked), a
+    format-1 index's (so that upgrading qa re-embeds nothing) and those an unfinished build
+    saved."""
+
+    def __init__(self, folder: Path, old: LoadedIndex | None, fingerprint: str) -> None:
+        self.rows: dict[bytes, int] = {}
+        self.dense: Any = None
+        self.saved: dict[bytes, np.ndarray] = {}
+        if old is not None and old.manifest["model"]["fingerprint"] == fingerprint:
+            self.dense = old.dense
+            self.rows = {bytes(h): i for i, h in enumerate(old.chunks.hashes)}
+        elif old is None:
+            self.saved.update(_format1_vectors(folder, fingerprint))
+
+    def __contains__(self, h: bytes) -> bool:
+        return h in self.saved or h in self.rows
+
+    def get_many(self, hashes: list[bytes]) -> np.ndarray:
+        """The vectors of ``hashes`` (each of which is known), in order."""
+        out = []
+        for h in hashes:
+            v = self.saved.get(h)
+            out.append(v if v is not None else self.dense.reconstruct(self.rows[h]))
+        return np.asarray(out, dtype=np.float32)
+
+
+def _format1_vectors(folder: Path, fingerprint: str) -> dict[bytes, np.ndarray]:
+    """hash -> vector of a sound format-1 index (chunks.jsonl + dense.faiss) in ``folder``
+    built with the same model, else nothing."""
+    import faiss
+
+    try:
+        version, _ = current_version(folder)
+        vdir = folder / version
+        manifest = json.loads((vdir / MANIFEST).read_bytes())
+        if manifest.get("format_version") != 1 or manifest["model"]["fingerprint"] != fingerprint:
+            return {}
+        for name, sha in manifest["checksums"].items():
+            if file_sha256(vdir / name) != sha:
+                return {}
+        with (vdir / "chunks.jsonl").open(encoding="utf-8") as f:
+            hashes = [bytes.fromhex(json.loads(line)["hash"]) for line in f if line.strip()]
+        dense = faiss.read_index(str(vdir / DENSE))
+        if dense.ntotal != len(hashes):
+            return {}
+        vecs = dense.reconstruct_n(0, dense.ntotal)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, IndexProblem):
         return {}
-    vecs = old.vectors()
-    return {c.hash: vecs[i] for i, c in enumerate(old.chunks)}
+    log.info("taking %d vector(s) from the format-1 index in %s", len(hashes), folder)
+    return dict(zip(hashes, vecs, strict=True))
 
 
 class _Reader:
@@ -507,10 +554,13 @@ def _new_version_name() -> str:
     return time.strftime("v-%Y%m%d-%H%M%S-", time.gmtime()) + os.urandom(3).hex()
 
 
-def _gc_versions(folder: Path, keep: set[str]) -> None:
-    """Remove version folders other than ``keep`` (the current and the previous one)."""
+def _gc_versions(folder: Path, keep: set[str], only_tmp: bool = False) -> None:
+    """Remove version folders other than ``keep`` (the current and the previous one); with
+    ``only_tmp``, only the unfinished ones that failed builds left (under the build lock, none
+    is in use: a new build frees their disk space first)."""
+    prefixes = ("tmp-",) if only_tmp else ("v-", "tmp-")
     for p in folder.iterdir():
-        if p.is_dir() and p.name.startswith(("v-", "tmp-")) and p.name not in keep:
+        if p.is_dir() and p.name.startswith(prefixes) and p.name not in keep:
             shutil.rmtree(p, ignore_errors=True)
 
 
@@ -528,7 +578,6 @@ def build_index(
 
     Only chunks whose text changed are embedded again. Raises :class:`BuildLockedError` if
     another build is running (or waits for it with ``wait=True``)."""
-    import faiss
 
     t0 = time.perf_counter()
     corpus, folder = Path(corpus), Path(index)
@@ -545,107 +594,67 @@ def build_index(
         report(0.0, "reading documents")
         old = _previous_index(folder)
         old_files = old.manifest.get("files", {}) if old is not None else {}
-        n_files = len(list_files(corpus, settings))
-        bar = _bar(n_files, "reading", "file") if show_progress_bar else None
-        reader = _Reader(old, settings, n_files, report, bar)
-        try:
-            # big text files are read and chunked as a stream (qa.chunk.iter_document_chunks)
-            read, skipped = read_each(corpus, reader, settings)
-        finally:
-            if bar is not None:
-                bar.close()
-        docs = [meta for meta, _ in read]
-        chunks: list[Chunk] = [c for _, doc_chunks in read for c in doc_chunks]
-        del read
-        report(0.3, f"chunked {len(docs)} document(s)")
-        report(0.3, "loading the embedding model")
-        emb.warm_up()
-        fingerprint = emb.fingerprint
-        cache = _previous_vectors(old, fingerprint)
-        del old
-        saved = _SavedVectors(folder, fingerprint, emb.dim)
-        cache.update(saved.load())  # what a killed build had embedded already
-        todo = sorted({c.hash for c in chunks if c.hash not in cache})
-        texts = {c.hash: c.text for c in chunks}
-        report(0.35, f"embedding {len(todo)} new chunk(s)")
-        bar = _bar(len(todo), "embedding", "chunk") if show_progress_bar and todo else None
-        try:
-            for start in range(0, len(todo), SAVE_EVERY):
-                part = todo[start : start + SAVE_EVERY]
-
-                def on_batch(done: int, total: int, start: int = start) -> None:
-                    n = start + done
-                    report(0.35 + 0.55 * n / len(todo), f"embedding {n}/{len(todo)} chunks")
-                    if bar is not None:
-                        bar.n = n
-                        bar.refresh()
-
-                vecs = emb.embed_passages([texts[h] for h in part], progress=on_batch)
-                saved.append(part, vecs)
-                cache.update(zip(part, vecs, strict=True))
-        finally:
-            if bar is not None:
-                bar.close()
-        dim = emb.dim
-        vecs = (
-            np.stack([cache[c.hash] for c in chunks]).astype(np.float32)
-            if chunks
-            else np.zeros((0, dim), dtype=np.float32)
-        )
-
-        report(0.9, "writing the index")
+        _gc_versions(folder, keep={old.version} if old is not None else set(), only_tmp=True)
         version = _new_version_name()
         tmp = folder / ("tmp-" + version)
         tmp.mkdir(parents=True)
-        dense = faiss.IndexFlatIP(dim)
-        dense.add(vecs)
-        _write_dense(dense, tmp / DENSE)
-        lexical = LexicalIndex.build([analyze(c.section + "\n" + c.text) for c in chunks])
-        try:
-            lexical.save(tmp)
-        except OSError as e:  # numpy's message alone ("N requested and M written") is unclear
-            raise OSError(f"cannot write the lexical index in {tmp}: {e}") from e
-        _write_file(
-            tmp / CHUNKS,
-            "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks).encode(),
+        docs, skipped, n, reader = _read_corpus(
+            corpus, tmp, old, settings, report, show_progress_bar
         )
+        report(0.3, f"chunked {len(docs)} document(s)")
+        report(0.3, "loading the embedding model")
+        emb.warm_up()
+        fingerprint, dim = emb.fingerprint, emb.dim
+        store = ChunkStore(tmp)
+        known = _KnownVectors(folder, old, fingerprint)
+        saved = _SavedVectors(folder, fingerprint, dim)
+        known.saved.update(saved.load())  # what a killed build had embedded already
+        # in memory: they are the dense index itself, which FAISS holds in memory to write it
+        # (a writable memmap instead would die of SIGBUS, not fail, on a full disk)
+        vecs = np.zeros((n, dim), dtype=np.float32)
+        embedded = _fill_vectors(store, vecs, known, emb, saved, report, show_progress_bar)
+        del known, old
+
+        report(0.9, "writing the index")
+        dense, dense_info = build_dense(vecs, settings)
+        write_dense(dense, tmp / DENSE)
+        del dense, vecs
         now = time.time()
-        counts: dict[str, int] = {}
-        for c in chunks:
-            counts[c.doc] = counts.get(c.doc, 0) + 1
         files = {}
-        for d in docs:
-            old = old_files.get(d.path)
-            same = old is not None and old["sha256"] == d.sha256
+        for d, count in docs:
+            prev = old_files.get(d.path)
+            same = prev is not None and prev["sha256"] == d.sha256
             files[d.path] = {
                 "sha256": d.sha256,
                 "size": d.size,
                 "encoding": d.encoding,
-                "chunks": counts.get(d.path, 0),
-                "indexed_at": old["indexed_at"] if same else now,
+                "chunks": count,
+                "indexed_at": prev["indexed_at"] if same else now,
                 "pages": d.pages,
                 "reader": d.reader,
                 "ocr_pages": d.ocr_pages,
             }
-        checksums = {p.name: file_sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        for p in tmp.iterdir():  # faiss, np.save and json.dump do not fsync
+            with p.open("rb") as f:
+                os.fsync(f.fileno())
+        names = sorted(p.name for p in tmp.iterdir() if p.is_file())
         manifest = {
             "format_version": FORMAT_VERSION,
             "model": {"name": model, "fingerprint": fingerprint, "dim": dim},
             "chunker": chunker_settings(settings),
+            "dense": dense_info,
             "files": files,
             "skipped": [
                 {"path": s.path, "reason": s.reason, "sha256": _sha256_or_empty(corpus / s.path)}
                 for s in skipped
             ],
-            "counts": {"files": len(docs), "chunks": len(chunks), "skipped": len(skipped)},
+            "counts": {"files": len(docs), "chunks": n, "skipped": len(skipped)},
             "built_at": now,
-            "checksums": checksums,
+            "checksums": {name: file_sha256(tmp / name) for name in names},
+            "sizes": {name: (tmp / name).stat().st_size for name in names},
         }
         raw = json.dumps(manifest, ensure_ascii=False, indent=1).encode()
         _write_file(tmp / MANIFEST, raw)
-        for p in tmp.iterdir():  # faiss, np.save and json.dump do not fsync
-            with p.open("rb") as f:
-                os.fsync(f.fileno())
         _fsync_dir(tmp)
         final = folder / version
         os.rename(tmp, final)
@@ -662,20 +671,128 @@ def build_index(
         _gc_versions(folder, keep={version, previous})
         saved.clear()
         report(1.0, "done")
-    todo_set = set(todo)
     return BuildReport(
         index_dir=str(folder),
         version=version,
         files_read=len(docs),
         skipped=skipped,
-        chunks=len(chunks),
-        embedded=len(todo),
-        reused=sum(1 for c in chunks if c.hash not in todo_set),
+        chunks=n,
+        embedded=embedded.unique,
+        reused=n - embedded.chunks,
         seconds=time.perf_counter() - t0,
-        pages=sum(d.pages for d in docs),
+        pages=sum(d.pages for d, _ in docs),
         ocr_pages=reader.ocr_pages,
         files_reused=reader.files_reused,
     )
+
+
+def _read_corpus(
+    corpus: Path,
+    tmp: Path,
+    old: LoadedIndex | None,
+    settings: Settings,
+    report: BuildProgress,
+    show_progress_bar: bool,
+) -> tuple[list[tuple[DocumentMeta, int]], list[Skipped], int, _Reader]:
+    """Read and chunk every corpus file into the new version's chunk store and lexical index
+    in ``tmp``, a file at a time (nothing of a file is kept once written). Returns each
+    document with its chunk count, the skipped files, the number of chunks and the reader
+    (its counts)."""
+    n_files = len(list_files(corpus, settings))
+    bar = _bar(n_files, "reading", "file") if show_progress_bar else None
+    reader = _Reader(old, settings, n_files, report, bar)
+    writer = ChunkWriter(tmp)
+    lexical = LexicalBuilder()
+
+    docs: list[tuple[DocumentMeta, int]] = []
+    skipped: list[Skipped] = []
+    try:
+        # one file's chunks in memory at a time; writing them is outside iter_each's net, so
+        # a full disk stops the build instead of skipping the file
+        for item in iter_each(corpus, reader, settings):
+            if isinstance(item, Skipped):
+                skipped.append(item)
+                continue
+            meta, chunks = item
+            for c in chunks:
+                lexical.add(analyze(c.section + "\n" + c.text))
+            docs.append((meta, writer.add(meta.path, chunks)))
+    finally:
+        if bar is not None:
+            bar.close()
+    writer.close()
+    report(0.3, "writing the lexical index")
+    try:
+        lexical.finish().save(tmp)
+    except OSError as e:  # numpy's message alone ("N requested and M written") is unclear
+        raise OSError(f"cannot write the lexical index in {tmp}: {e}") from e
+    return docs, skipped, writer.count, reader
+
+
+class _Embedded(NamedTuple):
+    unique: int  # texts embedded in this build
+    chunks: int  # chunks that got one of them
+
+
+def _fill_vectors(
+    store: ChunkStore,
+    vecs: np.ndarray,
+    known: _KnownVectors,
+    emb: Embedder,
+    saved: _SavedVectors,
+    report: BuildProgress,
+    show_progress_bar: bool,
+) -> _Embedded:
+    """Put every chunk's vector in ``vecs``: known ones copied, the others embedded (in corpus
+    order, each distinct text once) and saved every :data:`SAVE_EVERY` chunks."""
+    todo: dict[bytes, list[int]] = {}
+    hashes = store.hashes
+    block = 4096
+    for lo in range(0, len(store), block):
+        have: list[int] = []
+        for i in range(lo, min(lo + block, len(store))):
+            h = bytes(hashes[i])
+            if h in known:
+                have.append(i)
+            else:
+                todo.setdefault(h, []).append(i)
+        if have:
+            vecs[have] = known.get_many([bytes(hashes[i]) for i in have])
+    keys = list(todo)
+    report(0.35, f"embedding {len(keys)} new chunk(s)")
+    bar = _bar(len(keys), "embedding", "chunk") if show_progress_bar and keys else None
+    t0 = time.perf_counter()
+    try:
+        for start in range(0, len(keys), SAVE_EVERY):
+            part = keys[start : start + SAVE_EVERY]
+
+            def on_batch(done: int, total: int, start: int = start) -> None:
+                k = start + done
+                msg = f"embedding {k}/{len(keys)} chunks"
+                report(0.35 + 0.55 * k / len(keys), msg + _rate(k, len(keys), t0))
+                if bar is not None:
+                    bar.n = k
+                    bar.refresh()
+
+            new = emb.embed_passages([store.text(todo[h][0]) for h in part], progress=on_batch)
+            saved.append(part, new)
+            for h, v in zip(part, new, strict=True):
+                vecs[todo[h]] = v
+    finally:
+        if bar is not None:
+            bar.close()
+    return _Embedded(len(keys), sum(len(v) for v in todo.values()))
+
+
+def _rate(done: int, total: int, t0: float) -> str:
+    """ ", 12.3 chunks/s, about 4 min left" once there is a rate to tell."""
+    took = time.perf_counter() - t0
+    if done < 1 or took < 1.0:
+        return ""
+    rate = done / took
+    left = (total - done) / rate
+    when = f"{left / 3600:.1f} h" if left >= 5400 else f"{max(1, round(left / 60))} min"
+    return f", {rate:.1f} chunks/s, about {when} left"
 
 
 def _bar(total: int, desc: str, unit: str) -> Any:
@@ -704,7 +821,7 @@ class _SavedVectors:
         self.dim = dim
         self.record = 32 + 4 * dim
 
-    def load(self) -> dict[str, np.ndarray]:
+    def load(self) -> dict[bytes, np.ndarray]:
         """hash -> vector of the records saved by an earlier, unfinished build."""
         try:
             data = self.path.read_bytes()
@@ -713,16 +830,25 @@ class _SavedVectors:
         n = len(data) // self.record
         rows = np.frombuffer(data[: n * self.record], dtype=np.uint8).reshape(n, self.record)
         vecs = rows[:, 32:].copy().view(np.float32)
+        # vectors are normalised: a record that is not (a damaged file) ends what is taken
+        with np.errstate(all="ignore"):
+            norms = np.linalg.norm(vecs.astype(np.float64), axis=1)
+        bad = np.flatnonzero(~(np.abs(norms - 1.0) < 1e-3))
+        if bad.size:
+            log.warning(
+                "%s is damaged after %d vector(s): the rest is embedded again", self.path, bad[0]
+            )
+            n = int(bad[0])
         if n:
             log.info("taking %d vector(s) saved by an unfinished build", n)
-        return {bytes(r[:32]).hex(): v for r, v in zip(rows, vecs, strict=True)}
+        return {bytes(r[:32]): v for r, v in zip(rows[:n], vecs[:n], strict=True)}
 
-    def append(self, hashes: list[str], vectors: np.ndarray) -> None:
+    def append(self, hashes: list[bytes], vectors: np.ndarray) -> None:
         """Save the vectors of ``hashes`` (a full disk only loses the saving, not the build)."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        data = b"".join(
-            bytes.fromhex(h) + v.tobytes() for h, v in zip(hashes, vectors, strict=True)
-        )
+        if any(len(h) != 32 for h in hashes):
+            raise ValueError("a saved vector's key must be a 32-byte sha256")
+        data = b"".join(h + v.tobytes() for h, v in zip(hashes, vectors, strict=True))
         try:
             with self.path.open("ab") as f:
                 f.write(data)

@@ -3,13 +3,19 @@
 Terms are jieba words (which suit simplified Chinese and English) plus CJK character bigrams
 (which keep traditional-script text and words jieba splits differently searchable); see
 ``bench/`` for the measurement behind that choice. The index is three arrays in CSR layout by
-term (``indptr``, ``doc_ids``, ``weights``, where ``weights`` already hold the BM25 term score of
-each posting) and a vocabulary, so a query is a sum of a few array slices, and the arrays load
-with ``mmap``."""
+term (``indptr``, ``docs``, ``weights``, where ``weights`` already hold the BM25 term score of
+each posting) and a vocabulary, so a query is a sum of a few array slices.
+
+Everything loads with ``mmap``, the vocabulary too: it is a table of 64-bit term hashes in
+sorted order (``np.searchsorted`` finds a term) beside the terms' UTF-8 text, which confirms
+the match. A JSON dictionary of a 100,000-chunk corpus's two million terms took seconds and
+hundreds of MB to parse at every start. Building streams (:class:`LexicalBuilder`): each chunk's
+terms become integer postings in growing numpy buffers, so a build's memory is about 10 bytes a
+posting instead of a Python tuple's 60+."""
 
 from __future__ import annotations
 
-import json
+import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -19,7 +25,18 @@ import numpy as np
 
 from qa.text import char_ngrams, words
 
-FILES = ("lexical_indptr.npy", "lexical_docs.npy", "lexical_weights.npy", "lexical_vocab.json")
+FILES = (
+    "lexical_indptr.npy",
+    "lexical_docs.npy",
+    "lexical_weights.npy",
+    "lexical_terms.npy",  # sorted term hashes (uint64)
+    "lexical_terms.bin",  # the terms' UTF-8 text, in the same order
+    "lexical_term_offsets.npy",  # where each term's text starts in lexical_terms.bin
+    "lexical_lengths.npy",  # number of terms of each chunk (BM25's document length)
+)
+
+K1 = 1.2
+B = 0.75
 
 
 def analyze(text: str) -> list[str]:
@@ -29,68 +46,100 @@ def analyze(text: str) -> list[str]:
     return terms
 
 
+def term_hash(term: str) -> int:
+    """A term's stable 64-bit key (the vocabulary's sort order)."""
+    return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+class Vocabulary(NamedTuple):
+    """Term -> term id: ``hashes`` sorted, ``text``/``offsets`` the terms in the same order.
+    A term's id is its position."""
+
+    hashes: np.ndarray  # uint64, ascending
+    text: np.ndarray  # uint8: the UTF-8 terms one after the other
+    offsets: np.ndarray  # int64, len(hashes) + 1
+
+    def __len__(self) -> int:
+        return int(self.hashes.shape[0])
+
+    def get(self, term: str) -> int | None:
+        """The id of ``term``, or None if no chunk has it."""
+        h = np.uint64(term_hash(term))
+        pos = int(np.searchsorted(self.hashes, h))
+        raw = term.encode("utf-8")
+        while pos < len(self) and self.hashes[pos] == h:  # equal hashes: compare the text
+            lo, hi = int(self.offsets[pos]), int(self.offsets[pos + 1])
+            if bytes(self.text[lo:hi]) == raw:
+                return pos
+            pos += 1
+        return None
+
+    def term(self, i: int) -> str:
+        """The text of term ``i``."""
+        return bytes(self.text[int(self.offsets[i]) : int(self.offsets[i + 1])]).decode()
+
+    @classmethod
+    def from_terms(cls, terms: Sequence[str]) -> tuple[Vocabulary, np.ndarray]:
+        """The vocabulary of ``terms`` and, for each of them, its id in it."""
+        hashes = np.fromiter((term_hash(t) for t in terms), dtype=np.uint64, count=len(terms))
+        order = np.argsort(hashes, kind="stable")
+        encoded = [terms[i].encode("utf-8") for i in order]
+        offsets = np.zeros(len(terms) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=offsets[1:])
+        text = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        ids = np.empty(len(terms), dtype=np.int64)
+        ids[order] = np.arange(len(terms))
+        return cls(hashes[order], text, offsets), ids
+
+
 class LexicalIndex(NamedTuple):
     """BM25 index. ``weights[indptr[t]:indptr[t+1]]`` are the scores of term ``t`` in the
-    chunks ``docs[indptr[t]:indptr[t+1]]``."""
+    chunks ``docs[indptr[t]:indptr[t+1]]`` (ascending chunk ids)."""
 
-    vocab: dict[str, int]
+    vocab: Vocabulary
     indptr: np.ndarray
     docs: np.ndarray
     weights: np.ndarray
     n_docs: int
+    lengths: np.ndarray  # terms per chunk
 
     @classmethod
     def build(
-        cls, token_lists: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75
+        cls, token_lists: Iterable[Sequence[str]], k1: float = K1, b: float = B
     ) -> LexicalIndex:
         """Build from the analysed terms of each chunk (BM25 with Lucene's IDF)."""
-        n = len(token_lists)
-        lengths = np.array([len(t) for t in token_lists], dtype=np.float64)
-        avg = float(lengths.mean()) if n and lengths.sum() else 1.0
-        postings: dict[str, list[tuple[int, int]]] = {}
-        for d, toks in enumerate(token_lists):
-            for term, tf in Counter(toks).items():
-                postings.setdefault(term, []).append((d, tf))
-        vocab: dict[str, int] = {}
-        indptr = [0]
-        doc_ids: list[int] = []
-        weights: list[float] = []
-        for t, term in enumerate(sorted(postings)):
-            plist = postings[term]
-            vocab[term] = t
-            df = len(plist)
-            idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
-            for d, tf in plist:
-                norm = tf + k1 * (1.0 - b + b * lengths[d] / avg)
-                doc_ids.append(d)
-                weights.append(idf * tf * (k1 + 1.0) / norm)
-            indptr.append(len(doc_ids))
-        return cls(
-            vocab,
-            np.asarray(indptr, dtype=np.int64),
-            np.asarray(doc_ids, dtype=np.int32),
-            np.asarray(weights, dtype=np.float32),
-            n,
-        )
+        builder = LexicalBuilder()
+        for toks in token_lists:
+            builder.add(toks)
+        return builder.finish(k1, b)
+
+    def _posting(self, term: str) -> tuple[int, int] | None:
+        t = self.vocab.get(term)
+        return None if t is None else (int(self.indptr[t]), int(self.indptr[t + 1]))
 
     def scores(self, terms: Iterable[str]) -> np.ndarray:
         """BM25 score of every chunk for the query ``terms`` (repeated terms count once)."""
         out = np.zeros(self.n_docs, dtype=np.float32)
         for term in set(terms):
-            t = self.vocab.get(term)
-            if t is None:
-                continue
-            lo, hi = int(self.indptr[t]), int(self.indptr[t + 1])
-            np.add.at(out, self.docs[lo:hi], self.weights[lo:hi])
+            span = self._posting(term)
+            if span is not None:
+                lo, hi = span
+                out += np.bincount(
+                    self.docs[lo:hi], weights=self.weights[lo:hi], minlength=self.n_docs
+                ).astype(np.float32)
         return out
+
+    def df(self, term: str) -> int:
+        """How many chunks hold ``term``."""
+        span = self._posting(term)
+        return 0 if span is None else span[1] - span[0]
 
     def idf(self, term: str) -> float:
         """BM25 IDF of ``term`` (a term no chunk has gets the IDF of document frequency 0)."""
-        t = self.vocab.get(term)
-        df = 0 if t is None else int(self.indptr[t + 1] - self.indptr[t])
+        df = self.df(term)
         return float(np.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5)))
 
-    def upper_bound(self, terms: Iterable[str], k1: float = 1.2) -> float:
+    def upper_bound(self, terms: Iterable[str], k1: float = K1) -> float:
         """The most a chunk could score for ``terms``: every term at saturation."""
         return sum(self.idf(t) * (k1 + 1.0) for t in set(terms))
 
@@ -103,34 +152,105 @@ class LexicalIndex(NamedTuple):
         if total <= 0:
             return out
         for term in uniq:
-            t = self.vocab.get(term)
-            if t is None:
+            span = self._posting(term)
+            if span is None:
                 continue
-            lo, hi = int(self.indptr[t]), int(self.indptr[t + 1])
-            posting = self.docs[lo:hi]  # ascending chunk ids
+            posting = self.docs[span[0] : span[1]]  # ascending chunk ids
             pos = np.searchsorted(posting, ids)
             found = (pos < len(posting)) & (posting[np.minimum(pos, len(posting) - 1)] == ids)
             out += found * self.idf(term)
         return out / total
 
     def save(self, folder: Path) -> None:
-        """Write the arrays and vocabulary into ``folder``."""
-        np.save(folder / FILES[0], self.indptr)
-        np.save(folder / FILES[1], self.docs)
-        np.save(folder / FILES[2], self.weights)
-        with open(folder / FILES[3], "w", encoding="utf-8") as f:
-            json.dump({"n_docs": self.n_docs, "vocab": self.vocab}, f, ensure_ascii=False)
+        """Write the arrays into ``folder``."""
+        arrays = (
+            self.indptr,
+            self.docs,
+            self.weights,
+            self.vocab.hashes,
+            None,
+            self.vocab.offsets,
+            self.lengths,
+        )
+        for name, arr in zip(FILES, arrays, strict=True):
+            if arr is None:
+                with open(folder / name, "wb") as f:
+                    f.write(np.ascontiguousarray(self.vocab.text).tobytes())
+            else:
+                np.save(folder / name, arr)
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = True) -> LexicalIndex:
         """Load from ``folder``; the arrays are memory-mapped unless ``mmap=False``."""
         mode = "r" if mmap else None
-        with open(folder / FILES[3], encoding="utf-8") as f:
-            meta = json.load(f)
-        return cls(
-            meta["vocab"],
-            np.load(folder / FILES[0], mmap_mode=mode),
-            np.load(folder / FILES[1], mmap_mode=mode),
-            np.load(folder / FILES[2], mmap_mode=mode),
-            int(meta["n_docs"]),
+        indptr, docs, weights, hashes, _, offsets, lengths = (
+            np.load(folder / name, mmap_mode=mode) if name.endswith(".npy") else None
+            for name in FILES
         )
+        text_path = folder / FILES[4]
+        text = (
+            np.memmap(text_path, dtype=np.uint8, mode="r")
+            if mmap and text_path.stat().st_size
+            else np.fromfile(text_path, dtype=np.uint8)
+        )
+        vocab = Vocabulary(hashes, text, offsets)
+        n = int(lengths.shape[0])
+        if len(indptr) != len(vocab) + 1 or len(offsets) != len(vocab) + 1:
+            raise ValueError("the lexical index's arrays disagree on the number of terms")
+        if int(indptr[-1]) != len(docs) or len(docs) != len(weights):
+            raise ValueError("the lexical index's postings are incomplete")
+        return cls(vocab, indptr, docs, weights, n, lengths)
+
+
+class LexicalBuilder:
+    """Builds a :class:`LexicalIndex` one chunk at a time (chunk ids 0, 1, 2, ... in the order
+    of :meth:`add`). Postings are kept as integers in numpy buffers; only the distinct terms are
+    Python strings."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+        self._terms: list[str] = []
+        self._parts: list[np.ndarray] = []  # (term id, chunk id, tf) rows, int32
+        self._pending: list[tuple[int, int, int]] = []
+        self._lengths: list[int] = []
+
+    def add(self, terms: Sequence[str]) -> None:
+        """Add the next chunk's analysed terms."""
+        d = len(self._lengths)
+        self._lengths.append(len(terms))
+        ids = self._ids
+        for term, tf in Counter(terms).items():
+            t = ids.get(term)
+            if t is None:
+                t = ids[term] = len(self._terms)
+                self._terms.append(term)
+            self._pending.append((t, d, tf))
+        if len(self._pending) >= 1 << 16:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._parts.append(np.asarray(self._pending, dtype=np.int32))
+            self._pending = []
+
+    def finish(self, k1: float = K1, b: float = B) -> LexicalIndex:
+        """The BM25 index of every chunk added (Lucene's IDF; ``k1``, ``b`` as usual)."""
+        self._flush()
+        n = len(self._lengths)
+        lengths = np.asarray(self._lengths, dtype=np.int32)
+        rows = np.concatenate(self._parts) if self._parts else np.zeros((0, 3), dtype=np.int32)
+        self._parts = []
+        vocab, new_id = Vocabulary.from_terms(self._terms)
+        self._ids, self._terms = {}, []
+        term = new_id[rows[:, 0]]
+        order = np.argsort(term, kind="stable")  # stable: chunk ids stay ascending per term
+        term, doc, tf = term[order], rows[order, 1], rows[order, 2].astype(np.float64)
+        del rows, order
+        df = np.bincount(term, minlength=len(vocab))
+        indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+        np.cumsum(df, out=indptr[1:])
+        avg = float(lengths.mean()) if n and lengths.sum() else 1.0
+        idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        norm = tf + k1 * (1.0 - b + b * lengths[doc] / avg)
+        weights = (idf[term] * tf * (k1 + 1.0) / norm).astype(np.float32)
+        return LexicalIndex(vocab, indptr, doc.astype(np.int32), weights, n, lengths)

@@ -374,7 +374,7 @@ class Retriever:
             pointer = self._read_pointer()
             if not force and self._state is not None and pointer == self._pointer:
                 return False
-            new = load_index(self.folder)
+            new = load_index(self.folder, verify=None, settings=self.settings)
             fingerprint = new.manifest["model"]["fingerprint"]
             emb = (
                 self._embedder
@@ -388,7 +388,7 @@ class Retriever:
                 # ms on one. torch's setting is process-wide; query_threads=0 leaves it alone.
                 emb.use_query_threads(self.settings.query_threads)
             self._embedder = emb
-            scripts = np.array([script_of(c.text) for c in new.chunks])
+            scripts = new.chunks.scripts  # computed at build time (qa.chunkstore)
             self._state, self._pointer = (new, scripts), pointer
             return True
 

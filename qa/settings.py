@@ -71,6 +71,13 @@ class Settings:
     # loads; 0: the libraries' default): one short query runs best on one, see qa/search.py
     query_threads: int = 1
 
+    # the dense index (qa/dense.py): exact search up to this many chunks, an HNSW graph past
+    # it (0: always exact); bench/bench_ann.py measures the trade-off
+    ann_above: int = 200_000
+    ann_m: int = 32  # HNSW links per node
+    ann_ef_construction: int = 80
+    ann_ef: int = 128  # HNSW search breadth (at least `candidates`)
+
     # retrieval
     top_k: int = 5
     candidates: int = 50  # how many each side (dense, lexical) proposes before fusion

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +90,16 @@ def test_missing_index_says_how_to_rebuild(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "victim", ["dense.faiss", "chunks.jsonl", "lexical_docs.npy", "manifest.json"]
+    "victim",
+    [
+        "dense.faiss",
+        "chunks.bin",
+        "chunks_meta.npy",
+        "chunks_docs.json",
+        "lexical_docs.npy",
+        "lexical_terms.bin",
+        "manifest.json",
+    ],
 )
 def test_corrupt_file_is_detected(small, embedder, victim):
     build(small, embedder)
@@ -205,3 +215,84 @@ def test_a_killed_build_resumes_without_embedding_again(tmp_path, embedder, monk
     a, b = load_index(st.index_dir), load_index(tmp_path / "clean")
     assert [c.hash for c in a.chunks] == [c.hash for c in b.chunks]
     assert np.allclose(a.vectors(), b.vectors(), atol=1e-6)
+
+
+@pytest.mark.integration
+def test_damaged_saved_vectors_are_taken_only_up_to_the_damage(small, embedder):
+    """A partial-vectors file with a damaged record (a crash mid-write on a bad disk, an older
+    bug): the records before it are taken, the rest is embedded again, and every vector of the
+    index is the model's."""
+    import qa.index
+
+    first = build(small, embedder)
+    idx = load_index(small.index_dir)
+    saved = qa.index._SavedVectors(small.index_dir, embedder.fingerprint, embedder.dim)
+    hashes = [bytes.fromhex(c.hash) for c in idx.chunks]
+    saved.append(hashes[:2], idx.vectors()[:2])
+    with saved.path.open("ab") as f:  # a record whose vector is garbage, then a good one
+        f.write(hashes[2] + b"\xff" * (4 * embedder.dim))
+    saved.append(hashes[3:4], idx.vectors()[3:4])
+    shutil.rmtree(small.index_dir / json.loads((small.index_dir / CURRENT).read_text())["version"])
+    (small.index_dir / CURRENT).unlink()
+    report = build(small, embedder)
+    assert report.embedded == first.chunks - 2
+    again = load_index(small.index_dir)
+    assert np.allclose(again.vectors(), idx.vectors(), atol=1e-6)
+
+
+@pytest.mark.integration
+def test_a_format_1_index_is_upgraded_without_embedding_again(small, embedder):
+    """qa before the chunk store wrote chunks.jsonl; rebuilding such an index (same model)
+    takes its vectors instead of embedding every chunk again."""
+    from dataclasses import asdict
+
+    import faiss
+
+    build(small, embedder)
+    new = load_index(small.index_dir)
+    old_dir = small.index_dir / "v-format1"
+    old_dir.mkdir()
+    (old_dir / "chunks.jsonl").write_text(
+        "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in new.chunks), "utf-8"
+    )
+    flat = faiss.IndexFlatIP(embedder.dim)
+    flat.add(new.vectors())
+    faiss.write_index(flat, str(old_dir / "dense.faiss"))
+    from qa.corpus import file_sha256
+
+    manifest = dict(new.manifest, format_version=1)
+    manifest["checksums"] = {n: file_sha256(old_dir / n) for n in ("chunks.jsonl", "dense.faiss")}
+    raw = json.dumps(manifest).encode()
+    (old_dir / "manifest.json").write_bytes(raw)
+    import hashlib
+
+    pointer = {"version": "v-format1", "manifest_sha256": hashlib.sha256(raw).hexdigest()}
+    (small.index_dir / CURRENT).write_text(json.dumps(pointer))
+    with pytest.raises(CorruptIndexError, match="format 1"):
+        load_index(small.index_dir)
+    report = build(small, embedder)
+    assert report.embedded == 0 and report.chunks == len(new.chunks)
+    assert np.allclose(load_index(small.index_dir).vectors(), new.vectors())
+
+
+def test_a_big_index_opens_checking_sizes_not_contents(small, embedder, monkeypatch):
+    """Past VERIFY_FULL_BELOW bytes a served index is opened without reading every file
+    (``verify=None``, what the Retriever does): a cut file is still refused, a changed byte is
+    only caught by a full check (``verify=True``, what a build does before reusing it)."""
+    import qa.index
+
+    build(small, embedder)
+    version = json.loads((small.index_dir / CURRENT).read_text())["version"]
+    path = small.index_dir / version / "chunks.bin"
+    data = bytearray(path.read_bytes())
+    data[0] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptIndexError, match="checksum"):
+        load_index(small.index_dir, verify=None)  # small: checked in full
+    monkeypatch.setattr(qa.index, "VERIFY_FULL_BELOW", 0)
+    assert len(load_index(small.index_dir, verify=None).chunks) > 0
+    with pytest.raises(CorruptIndexError, match="checksum"):
+        load_index(small.index_dir, verify=True)
+    path.write_bytes(bytes(data[:-5]))
+    with pytest.raises(CorruptIndexError, match="size"):
+        load_index(small.index_dir, verify=None)

@@ -493,7 +493,7 @@ def test_a_new_version_that_fails_to_load_keeps_the_old_one_serving(
     version = json.loads(good)["version"]
     broken = folder / "v-broken"
     shutil.copytree(folder / version, broken)
-    (broken / "chunks.jsonl").write_text("damaged", encoding="utf-8")
+    (broken / qa.index.CHUNKS).write_text("damaged", encoding="utf-8")
     pointer = json.loads(good)
     pointer["version"] = "v-broken"
     (folder / CURRENT).write_text(json.dumps(pointer), encoding="utf-8")
@@ -609,7 +609,10 @@ def test_full_disk_keeps_the_previous_index(tmp_path: Path, embedder, where: str
 @pytest.mark.integration
 @pytest.mark.parametrize("victim", [qa.index.CHUNKS, qa.index.MANIFEST, CURRENT + ".tmp"])
 def test_failed_write_keeps_the_previous_index(tmp_path, embedder, monkeypatch, victim) -> None:
-    """No space left while writing the chunks, the manifest or the new pointer."""
+    """No space left while streaming the chunks to disk, or writing the manifest or the new
+    pointer."""
+    import qa.chunkstore
+
     corpus = _corpus_with_report(tmp_path / "corpus")
     folder = tmp_path / "index"
     st = dataclasses.replace(DEFAULTS, corpus_dir=corpus, index_dir=folder)
@@ -617,6 +620,8 @@ def test_failed_write_keeps_the_previous_index(tmp_path, embedder, monkeypatch, 
     before = load_index(folder)
     (corpus / "new-1.txt").write_text(NEW_DOCS["new-1.txt"], encoding="utf-8")
     real = qa.index._write_file
+    real_put = qa.chunkstore.ChunkWriter._put
+    calls = []
 
     def full(path: Path, data: bytes) -> None:
         if path.name == victim:
@@ -625,12 +630,21 @@ def test_failed_write_keeps_the_previous_index(tmp_path, embedder, monkeypatch, 
             raise OSError(28, "No space left on device")
         real(path, data)
 
+    def full_put(self, text: str):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) > 10:  # some chunks written, then the disk is full
+            raise OSError(28, "No space left on device")
+        return real_put(self, text)
+
     monkeypatch.setattr(qa.index, "_write_file", full)
+    if victim == qa.index.CHUNKS:
+        monkeypatch.setattr(qa.chunkstore.ChunkWriter, "_put", full_put)
     with pytest.raises(OSError, match="No space left"):
         build_index(corpus, folder, settings=st, embedder=embedder)
     after = load_index(folder)
     assert after.version == before.version and after.chunks == before.chunks
     monkeypatch.setattr(qa.index, "_write_file", real)
+    monkeypatch.setattr(qa.chunkstore.ChunkWriter, "_put", real_put)
     build_index(corpus, folder, settings=st, embedder=embedder)
     assert {c.doc for c in load_index(folder).chunks} == {REPORT_NAME, "new-1.txt"}
     leftovers = [p.name for p in folder.iterdir() if p.is_dir()]
