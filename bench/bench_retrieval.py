@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cmrc import cmrc_em, cmrc_f1
 from common import BUILD_REPORTS, cmrc_index, doc_name, write_results
 
-from qa import highlight as hl
+from qa import sentences
 from qa.lexical import analyze
 from qa.search import Retriever, clean_question, fuse
 from qa.trees import TreeEnsemble
@@ -137,7 +137,7 @@ def main() -> None:
     for q, gold in questions:
         if fold_of:
             models = fold_of[title_of[gold]]
-            hl._trees = lambda models=models: models  # the highlighter reads it per call
+            sentences.tree_models = lambda models=models: models  # read per call
         t = time.perf_counter()
         hits = main_r.run(q.question, 10)
         lat.append(time.perf_counter() - t)

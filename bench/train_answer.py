@@ -70,12 +70,12 @@ class Case:
 
 
 def make_case(it: th.Item, best: int) -> Case:
-    q, spans, _, sents = hl._prepare(it.question, it.context)
+    q, spans, _, sents = hl.prepare(it.question, it.context)
     sent = sents[best]
     c = qa_answer.candidates(q, it.context, sent)
     off = sent.start
     texts = [it.context[a + off : b + off] for a, b in c.spans]
-    raw, method = hl._answer_candidate(q, it.context, sent)
+    raw, method = hl.answer_candidate(q, it.context, sent)
     heur = it.context[raw[0] : raw[1]] if raw and method in hl.TRUSTED_METHODS else None
     s, e = spans[best]
     return Case(
@@ -214,9 +214,9 @@ def timing(paragraphs: list, n: int = 200) -> tuple[float, float]:
     for p in paragraphs[:n]:
         if p.questions:
             q, t = p.questions[0].question, p.context[:350]
-            qq, _, x, sents = hl._prepare(q, t)
+            qq, _, x, sents = hl.prepare(q, t)
             if sents:
-                w, b = hl._model(False)
+                w, b = hl.linear_model(False)
                 cases.append((qq, t, sents[int(np.argmax(x @ w + b))]))
     for qq, t, s in cases[:5]:
         qa_answer.answer_words(qq, t, s)

@@ -180,7 +180,7 @@ def matrix(item: Item, with_sims: bool) -> np.ndarray:
     x = item.x[:, _COLS]
     if not with_sims:
         return x
-    return np.hstack([x, hl._sims_features(item.sims, len(item.spans))])
+    return np.hstack([x, hl.sims_features(item.sims, len(item.spans))])
 
 
 def fit(items: list[Item], with_sims: bool, c: float = 1.0) -> tuple[np.ndarray, float]:
@@ -365,8 +365,8 @@ def choose_methods() -> list[str]:
 
 
 def answer_metrics(item: Item, best: int) -> dict[str, float]:
-    q, spans, _, sents = hl._prepare(item.question, item.context)
-    raw, method = hl._answer_candidate(q, item.context, sents[best])
+    q, spans, _, sents = hl.prepare(item.question, item.context)
+    raw, method = hl.answer_candidate(q, item.context, sents[best])
     ans = raw if method in trusted else None
     s, e = spans[best]
     sentence = item.context[s:e]

@@ -41,10 +41,23 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from qa import highlight as hl
+from qa.align import (
+    CLAUSE_PUNCT,
+    EDGE_STOP,
+    HOW_WHY,
+    YES_NO,
+    answer_candidate,
+    find_slot,
+    merge_ranges,
+    refine_candidate,
+    trim_slot,
+)
+from qa.question import CJK_RUN_RE, LATIN_WORD_RE, Token, word_frequencies, word_tags
+from qa.typed import TIME_RE, ZH_NUM, entity_kind, typed_candidates
 
 if TYPE_CHECKING:  # pragma: no cover
-    from qa.highlight import _Question, _Sentence
+    from qa.question import Question
+    from qa.sentences import Sentence
 
 WEIGHTS_PATH = Path(__file__).parent / "data" / "answer_weights.json"
 
@@ -167,11 +180,11 @@ class Candidates(NamedTuple):
 
 
 def _pos_class(word: str) -> str:
-    if hl._LATIN_WORD_RE.match(word):
+    if LATIN_WORD_RE.match(word):
         return "num" if word[:1].isdigit() else "latin"
-    tag = hl._tags().get(word)
+    tag = word_tags().get(word)
     if tag is None:
-        if any(c.isdigit() or c in hl._ZH_NUM for c in word[:1]):
+        if any(c.isdigit() or c in ZH_NUM for c in word[:1]):
             return "num"
         return "unk"
     if tag in _NAME_TAGS:
@@ -195,7 +208,7 @@ def _clauses(s: str) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     a = 0
     for i in range(len(s) + 1):
-        if i == len(s) or s[i] in hl._CLAUSE_PUNCT:
+        if i == len(s) or s[i] in CLAUSE_PUNCT:
             lo, hi = a, i
             while lo < hi and not (s[lo].isalnum() or s[lo] in _OPEN_CLOSE):
                 lo += 1
@@ -221,7 +234,7 @@ def _prefix(flags: list[bool] | np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(np.asarray(flags, dtype=float))])
 
 
-def candidates(q: _Question, text: str, sent: _Sentence) -> Candidates:
+def candidates(q: Question, text: str, sent: Sentence) -> Candidates:
     """Every candidate span of ``sent`` (offsets relative to it) and its features."""
     s = sent.folded
     n = len(s)
@@ -253,19 +266,19 @@ def candidates(q: _Question, text: str, sent: _Sentence) -> Candidates:
         for j in range(i, len(clauses)):
             add(ca, clauses[j][1])
     # the alignment heuristic's slot, typed candidates and pick
-    slot, method, end, anchors = hl._slot(q, sent)
+    slot, method, end, anchors = find_slot(q, sent)
     trimmed_slot = None
     if slot is not None:
-        ta, tb = hl._trim_slot(s, slot[0], slot[1], sent, off)
+        ta, tb = trim_slot(s, slot[0], slot[1], sent, off)
         if tb > ta:
             trimmed_slot = (ta, tb)
             add(ta, tb)
-    heur, heur_method = hl._answer_candidate(q, text, sent, slot=(slot, method, end, anchors))
+    heur, heur_method = answer_candidate(q, text, sent, slot=(slot, method, end, anchors))
     heur_rel = (heur[0] - off, heur[1] - off) if heur else None
     if heur_rel:
         add(*heur_rel)
-    typed = _typed(q, text, sent) if q.atype not in ("other", "reason") else []
-    for c in typed:
+    typed_spans = _typed(q, text, sent) if q.atype not in ("other", "reason") else []
+    for c in typed_spans:
         add(*c)
     whole = (clauses[0][0], clauses[-1][1]) if clauses else (0, n)
     add(*whole)
@@ -284,30 +297,30 @@ def candidates(q: _Question, text: str, sent: _Sentence) -> Candidates:
         anchors,
         heur_rel,
         heur_method,
-        typed,
+        typed_spans,
     )
     return Candidates(span_list, x, span_list.index(whole))
 
 
-def _typed(q: _Question, text: str, sent: _Sentence) -> list[tuple[int, int]]:
+def _typed(q: Question, text: str, sent: Sentence) -> list[tuple[int, int]]:
     """The candidates of the expected answer type that the question does not already hold."""
     s = sent.folded
     off = sent.start
-    raw = hl._typed_candidates(q.atype, text[off : sent.end], s, sent.toks, off)
+    raw = typed_candidates(q.atype, text[off : sent.end], s, sent.toks, off)
     if q.atype in ("number", "time"):
-        raw = hl._merge_ranges(raw, s)
+        raw = merge_ranges(raw, s)
     out = []
     for c in raw:
-        c = hl._refine(c, s, sent)
+        c = refine_candidate(c, s, sent)
         if c[1] > c[0] and s[c[0] : c[1]] not in q.folded:
             out.append(c)
     return out
 
 
 def _features(
-    q: _Question,
+    q: Question,
     text: str,
-    sent: _Sentence,
+    sent: Sentence,
     spans: list[tuple[int, int]],
     toks: list[tuple[int, int, str]],
     clauses: list[tuple[int, int]],
@@ -347,7 +360,7 @@ def _features(
     for a, b in typed:
         tcov[a:b] = True
     tpre = _prefix(tcov)
-    numpre = _prefix([ch.isdigit() or ch in hl._ZH_NUM for ch in s])
+    numpre = _prefix([ch.isdigit() or ch in ZH_NUM for ch in s])
     opener = np.array([ch in _OPEN_CLOSE for ch in s] + [False], dtype=bool)
     closer = np.array([ch in _CLOSERS for ch in s] + [False], dtype=bool)
     codes = np.array([ord(ch) for ch in s] + [0])
@@ -382,12 +395,10 @@ def _features(
     i1 = np.searchsorted(tstarts, B, side="left") - 1
     ntok = np.maximum(0, i1 - i0 + 1) if nt else np.zeros(len(A), dtype=int)
     j0, j1 = np.clip(i0, 0, max(nt - 1, 0)), np.clip(i1, 0, max(nt - 1, 0))
-    freq, _ = hl._freq()
-    ent = _prefix(
-        [hl._entity_kind(hl.Token(w, ts, te), w in freq) is not None for ts, te, w in toks]
-    )
+    freq, _ = word_frequencies()
+    ent = _prefix([entity_kind(Token(w, ts, te), w in freq) is not None for ts, te, w in toks])
     nent = ent[np.clip(i1 + 1, 0, nt)] - ent[np.clip(i0, 0, nt)]
-    stop = np.array([w in hl._EDGE_STOP for _, _, w in toks] or [False])
+    stop = np.array([w in EDGE_STOP for _, _, w in toks] or [False])
     pos = np.array([_POS.index(_pos_class(w)) for _, _, w in toks] or [0])
     # the question
     atype = q.atype
@@ -395,9 +406,9 @@ def _features(
     qword_text = q.folded[qw[0] : qw[1]] if qw else ""
     tail = bool(qw) and not q.masked[qw[1] :].strip()
     head = bool(qw) and not q.masked[: qw[0]].strip()
-    howwhy = qword_text in hl._HOW_WHY or atype == "reason"
-    yesno = qword_text in hl._YES_NO
-    english = not hl._CJK_RUN_RE.search(q.folded) and any(ch.isalpha() for ch in q.folded)
+    howwhy = qword_text in HOW_WHY or atype == "reason"
+    yesno = qword_text in YES_NO
+    english = not CJK_RUN_RE.search(q.folded) and any(ch.isalpha() for ch in q.folded)
     typed_q = atype in ("number", "time", "person", "place", "org")
     entity_q = atype in ("person", "place", "org")
 
@@ -478,7 +489,7 @@ def _features(
         x[:, c["typed_eq_entity"]] = te
     has_num = (numpre[B] - numpre[A]) > 0
     has_time = np.zeros(len(A), dtype=bool)
-    for m in hl._TIME_RE.finditer(s):
+    for m in TIME_RE.finditer(s):
         has_time |= (A <= m.start()) & (m.end() <= B)
     has_ent = (ntok > 0) & (nent > 0)
     x[:, c["has_number"]] = has_num
@@ -565,7 +576,7 @@ class Answer(NamedTuple):
     best: tuple[int, int] | None  # the best candidate (absolute), even when not returned
 
 
-def answer_words(q: _Question, text: str, sent: _Sentence) -> Answer | None:
+def answer_words(q: Question, text: str, sent: Sentence) -> Answer | None:
     """The best candidate of ``sent`` and whether to show it: not when it is the whole
     sentence, nor when its probability is under the threshold. None without a weights file."""
     model = _model()

@@ -29,9 +29,10 @@ import numpy as np
 
 from qa.chunk import Chunk, join_chunks
 from qa.embed import Embedder, get_embedder
-from qa.highlight import Highlight, highlight, question_terms
+from qa.highlight import Highlight, highlight
 from qa.index import CURRENT, IndexProblem, LoadedIndex, check_model, load_index
 from qa.lexical import analyze
+from qa.question import fold, question_terms, word_tag
 from qa.settings import DEFAULTS, Settings
 from qa.text import char_ngrams, script_of, split_sentences
 
@@ -210,18 +211,84 @@ CONFIDENCE_FEATURES = (
     "top",
     "dense_z",
     "dense_gap",
+    "chunk_chars",
+    "missing_name",
 )
 #: The features that do not depend on lexical matches or on the level of cosines (which is
 #: lower across languages): the model for a passage in another script than the question.
-DENSE_ONLY = (5, 6, 4)
+DENSE_ONLY = (5, 6, 4, 7, 8)
+
+#: ``chunk_chars`` is the log of the retrieved chunk's letters and digits over the log of this
+#: (a full chunk, ``Settings.max_chunk_chars``, is about 1)
+FULL_CHUNK = 350
+#: jieba dictionary tags of names: person, place, organisation
+_NAME_TAGS = frozenset({"nr", "nrt", "nrfg", "ns", "nt"})
+#: the administrative suffix a name may be written with or without (深圳市 / 深圳)
+_PLACE_SUFFIX = re.compile(r"(?<=..)[市省县縣区區镇鎮村]$")
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
 
 
-def confidence_features(f: Fused, rank: int, coverage: float, sentence: float) -> np.ndarray:
+def chunk_chars(text: str) -> float:
+    """How much a chunk says: log(1 + its letters and digits) / log(1 + ``FULL_CHUNK``).
+    A caption, a byline or a photo credit ("图/通讯员提供") is short, and a short chunk's
+    vector is close to that of many unrelated questions: its cosine and its standing among
+    the candidates (``dense_z``) overstate the evidence."""
+    n = sum(1 for c in text if c.isalnum())
+    return math.log1p(n) / math.log1p(FULL_CHUNK)
+
+
+@functools.lru_cache(maxsize=1024)
+def question_names(question: str) -> tuple[str, ...]:
+    """The words of ``question`` that name one thing, which a passage must hold to answer it:
+    numbers (2018, 15.2) and the content words jieba's dictionary tags as a person, a place or
+    an organisation (深圳, 东莞市; the place suffix is dropped: 深圳市 -> 深圳)."""
+    out: list[str] = [m.group() for m in _DIGITS.finditer(question)]
+    for w in question_terms(question):
+        if any(c.isdigit() for c in w) or word_tag(w) not in _NAME_TAGS:
+            continue
+        out.append(_PLACE_SUFFIX.sub("", w))
+    return tuple(dict.fromkeys(out))
+
+
+def names_in_document(idx: LoadedIndex, doc: str, names: Sequence[str]) -> set[str]:
+    """The ``names`` that some chunk of ``doc`` holds (every lexical term of the name in one
+    chunk): a passage that does not name the city its document is about (the report on 广州
+    says 广州 in other passages) still answers a question about it."""
+    ids = np.asarray(idx.chunk_ids(doc), dtype=np.int64)
+    if not ids.size:
+        return set()
+    return {n for n in names if float(idx.lexical.coverage(analyze(n), ids).max()) >= 0.999}
+
+
+def missing_name(
+    question: str, passage: str, cross_script: bool, in_document: Collection[str] = ()
+) -> float:
+    """The share of what the question names (:func:`question_names`) that neither the passage
+    nor its document (``in_document``: :func:`names_in_document`) holds: 深圳 asked of the
+    report on 广州, 2018 of a passage on 2019. Across scripts only numbers are looked for."""
+    names = question_names(question)
+    if cross_script:
+        names = tuple(n for n in names if n[0].isdigit())
+    if not names:
+        return 0.0
+    text = fold(passage)
+    return sum(1 for n in names if n not in in_document and fold(n) not in text) / len(names)
+
+
+def confidence_features(
+    f: Fused,
+    rank: int,
+    coverage: float,
+    sentence: float,
+    chunk: float = 1.0,
+    missing: float = 0.0,
+) -> np.ndarray:
     """The features the confidence model reads for the candidate at ``rank``: its dense
     cosine, the share of the question's lexical IDF mass it contains, its fused-score margin
     over the next candidate, the highlighter's best-sentence score, whether it ranks first,
-    its cosine standardised over the dense candidates, and its standardised lead over the best
-    other candidate."""
+    its cosine standardised over the dense candidates, its standardised lead over the best
+    other candidate, how much the retrieved chunk says (:func:`chunk_chars`) and the share of
+    what the question names that the passage and its document lack (:func:`missing_name`)."""
     nxt = float(f.fused[rank + 1]) if rank + 1 < len(f.fused) else 0.0
     others = np.delete(f.dense_z, rank)
     gap = float(f.dense_z[rank] - others.max()) if others.size else 0.0
@@ -234,6 +301,8 @@ def confidence_features(f: Fused, rank: int, coverage: float, sentence: float) -
             float(rank == 0),
             float(f.dense_z[rank]),
             gap,
+            chunk,
+            missing,
         ],
         dtype=np.float64,
     )
@@ -242,29 +311,36 @@ def confidence_features(f: Fused, rank: int, coverage: float, sentence: float) -
 class ConfidenceModel:
     """Logistic model: P(passage answers the question) from :func:`confidence_features`.
 
-    Weights are learned on CMRC 2018 by ``bench/train_confidence.py`` (answerable questions
-    against the full corpus, unanswerable ones against the corpus without their paragraph) and
-    shipped in ``qa/data/confidence.json``. A passage in another script than the question has
-    no lexical evidence; it is scored by the dense-only weights."""
+    Weights are learned by ``bench/train_confidence.py`` on CMRC 2018 (answerable questions
+    against the full corpus, unanswerable ones against the corpus without their paragraph)
+    together with the realistic questions of ``bench/data/realistic/`` (questions asked the
+    way users ask, near misses, off-topic and English ones), and shipped in
+    ``qa/data/confidence.json``. A passage in another script than the question has no lexical
+    evidence; it is scored by the dense-only weights. A model file names its features: one
+    trained on a subset of :data:`CONFIDENCE_FEATURES` (an older file) reads just those."""
 
     PATH = Path(__file__).parent / "data" / "confidence.json"
 
     def __init__(self, path: Path = PATH) -> None:
         with path.open(encoding="utf-8") as fh:
             data = json.load(fh)
-        if tuple(data["features"]) != CONFIDENCE_FEATURES:
-            raise RuntimeError(f"{path} was trained for other features: {data['features']}")
+        unknown = set(data["features"]) - set(CONFIDENCE_FEATURES)
+        if unknown:
+            raise RuntimeError(f"{path} was trained for other features: {sorted(unknown)}")
+        self.columns = [CONFIDENCE_FEATURES.index(n) for n in data["features"]]
         self.bias = float(data["bias"])
         self.weights = np.asarray(data["weights"], dtype=np.float64)
-        self.dense_bias = float(data["dense_only"]["bias"])
-        self.dense_weights = np.asarray(data["dense_only"]["weights"], dtype=np.float64)
+        dense = data["dense_only"]
+        self.dense_columns = [CONFIDENCE_FEATURES.index(n) for n in dense["features"]]
+        self.dense_bias = float(dense["bias"])
+        self.dense_weights = np.asarray(dense["weights"], dtype=np.float64)
 
     def predict(self, features: np.ndarray, cross_script: bool = False) -> float:
         """Probability in [0, 1]."""
         if cross_script:
-            x = self.dense_bias + float(self.dense_weights @ features[list(DENSE_ONLY)])
+            x = self.dense_bias + float(self.dense_weights @ features[self.dense_columns])
         else:
-            x = self.bias + float(self.weights @ features)
+            x = self.bias + float(self.weights @ features[self.columns])
         return 1.0 / (1.0 + math.exp(-max(min(x, 50.0), -50.0)))
 
 
@@ -450,6 +526,8 @@ class Retriever:
         f = self.rank(question, exclude_docs, state)
         coverage = idx.lexical.coverage(content_terms(question), f.ids)  # once per question
         qscript = script_of(question)
+        names = question_names(question)
+        in_doc: dict[str, set[str]] = {}  # document -> the question's names it holds
         out: list[Scored] = []
         shown: set[int] = set()
         for rank, i in enumerate(int(j) for j in f.ids):
@@ -469,8 +547,15 @@ class Retriever:
                 at = h.answer[0] if h.answer else h.spans[0][0]
                 page = _page_at([idx.chunks[j] for j in ids], passage.text, at)
                 passage = dataclasses.replace(passage, page=page)
+            if names and passage.doc not in in_doc:
+                in_doc[passage.doc] = names_in_document(idx, passage.doc, names)
             feats = confidence_features(
-                f, rank, float(coverage[rank]), h.scores[0] if h.scores else 0.0
+                f,
+                rank,
+                float(coverage[rank]),
+                h.scores[0] if h.scores else 0.0,
+                chunk_chars(idx.chunks[i].text),
+                missing_name(question, passage.text, bool(cross), in_doc.get(passage.doc, ())),
             )
             out.append(Scored(i, passage, float(f.fused[rank]), feats, h, bool(cross), tuple(ids)))
         return out

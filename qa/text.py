@@ -46,8 +46,15 @@ _TITLE_ABBREVIATIONS = frozenset(
 
 def _is_western_period(text: str, i: int) -> bool:
     """A '.' ends a sentence when followed by whitespace/end, not inside a number, and not
-    after an initial ("Andrew W. Mellon", "S.G. Tallentyre", "e.g.") or a title ("Dr.")."""
+    after an initial ("Andrew W. Mellon", "S.G. Tallentyre", "e.g."), a title ("Dr.") or the
+    number of a list item at the start of a line ("1. 使用原厂充电器": the item is the
+    sentence, not "1.")."""
     if text[i] != ".":
+        return False
+    j = i
+    while j > 0 and text[j - 1].isdigit():
+        j -= 1
+    if j < i and i - j <= 3 and (j == 0 or text[j - 1] == "\n") and i + 1 < len(text):
         return False
     nxt = text[i + 1] if i + 1 < len(text) else " "
     prev = text[i - 1] if i > 0 else " "

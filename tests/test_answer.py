@@ -30,7 +30,7 @@ TW_TEXT = (
 
 
 def sentence_with(question: str, text: str, words: str):  # type: ignore[no-untyped-def]
-    q, _, _, sents = hl._prepare(question, text)
+    q, _, _, sents = hl.prepare(question, text)
     sent = next(s for s in sents if words in text[s.start : s.end])
     return q, sent
 
@@ -202,7 +202,7 @@ def test_odd_sentences_do_not_crash() -> None:
         ("x", "😀😀😀。👍"),
         ("How?", "ＦＵＬＬ　ＷＩＤＴＨ text here."),
     ]:
-        q, _, _, sents = hl._prepare(question, text)
+        q, _, _, sents = hl.prepare(question, text)
         for s in sents:
             got = qa_answer.answer_words(q, text, s)
             if got is not None and got.span is not None:

@@ -10,7 +10,14 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from qa.search import CONFIDENCE_FEATURES, DENSE_ONLY, ConfidenceModel
+from qa.search import (
+    CONFIDENCE_FEATURES,
+    DENSE_ONLY,
+    ConfidenceModel,
+    chunk_chars,
+    missing_name,
+    question_names,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -27,6 +34,8 @@ def features(**kw: float) -> np.ndarray:
         "top": 1.0,
         "dense_z": 2.5,
         "dense_gap": 0.5,
+        "chunk_chars": 0.85,
+        "missing_name": 0.0,
     }
     base.update(kw)
     assert set(base) == set(CONFIDENCE_FEATURES)
@@ -90,3 +99,37 @@ def test_cross_script_extremes(model):
     typical_miss = features(dense_z=2.2, dense_gap=0.4, sentence=0.18, margin=0.1, dense=0.757)
     assert model.predict(typical_miss, cross_script=True) < 0.3
     assert model.predict(features(dense_z=1.0, dense_gap=-1.0, top=0.0), cross_script=True) < 0.1
+
+
+@pytest.mark.parametrize("cross", [False, True])
+def test_a_name_the_passage_and_its_document_lack_lowers_confidence(model, cross):
+    # 深圳 asked of the report on 广州, 2018 of a passage on 2019
+    assert model.predict(features(missing_name=1.0), cross) < model.predict(features(), cross)
+
+
+def test_a_short_chunk_is_less_likely_to_answer_across_scripts(model):
+    # a photo credit or a byline: its vector is near many unrelated questions, and across
+    # scripts there is no lexical evidence to tell (same-script hits have it: the full model
+    # learns its own weight for the length)
+    short = model.predict(features(chunk_chars=0.5), cross_script=True)
+    assert short < 0.5 * model.predict(features(chunk_chars=0.9), cross_script=True)
+
+
+def test_chunk_chars_counts_letters_and_digits():
+    assert chunk_chars("") == 0.0
+    assert chunk_chars("图/通讯员提供") < 0.4 < chunk_chars("广州" * 100) <= 1.0
+    assert chunk_chars("……  ——") == 0.0
+
+
+def test_question_names_and_what_is_missing():
+    assert question_names("深圳的刑事立案数下降了多少？") == ("深圳",)
+    assert question_names("东莞市2014年的地区生产总值是多少？") == ("2014", "东莞")
+    report = "全市刑事立案数同比2019年下降15.2%。"
+    assert missing_name("深圳的刑事立案数下降了多少？", report, False) == 1.0
+    # the passage does not name the city, its document does
+    assert missing_name("深圳的刑事立案数下降了多少？", report, False, {"深圳"}) == 0.0
+    assert missing_name("2018年的刑事立案数下降了多少？", report, False) == 1.0
+    assert missing_name("2019年的刑事立案数下降了多少？", report, False) == 0.0
+    # across scripts only numbers are looked for
+    assert missing_name("What about Shenzhen in 2019?", report, True) == 0.0
+    assert missing_name("What about Shenzhen in 2018?", report, True) == 1.0

@@ -154,9 +154,9 @@ def test_chinese_exact_answers() -> None:
 def test_open_stretch_left_by_the_question(question: str, gold: str) -> None:
     from qa import highlight as hl
 
-    q, _, _, sents = hl._prepare(question, ZH_TEXT)
+    q, _, _, sents = hl.prepare(question, ZH_TEXT)
     best = next(s for s in sents if gold in ZH_TEXT[s.start : s.end])
-    span, _ = hl._answer_candidate(q, ZH_TEXT, best)
+    span, _ = hl.answer_candidate(q, ZH_TEXT, best)
     assert span is not None
     got = ZH_TEXT[span[0] : span[1]]
     assert got in gold or gold in got, got
@@ -489,7 +489,7 @@ def test_cmrc_trial_answers_lie_in_the_first_span() -> None:
 # ------------------------------------------------------------------ scorer and highlight block
 @pytest.mark.unit
 def test_shipped_tree_scorers_load_and_match_the_features():
-    trees = hl._trees()
+    trees = hl.tree_models()
     assert set(trees) == {"base", "sims"}
     x, _ = hl.features("广州公安五年破获了多少刑事案件？", "第一句。第二句说破获刑事案件三万宗。")
     assert trees["base"].n_features == hl.tree_features(x).shape[1]

@@ -244,3 +244,26 @@ def test_a_window_stops_at_chunks_already_shown():
     assert _unshown_run([3, 4, 5, 6, 7], 5, {7}) == [3, 4, 5, 6]
     assert _unshown_run([3, 4, 5, 6, 7], 5, {4, 6}) == [5]  # never a passage with a hole
     assert _unshown_run([5], 5, {4}) == [5]
+
+
+# issue #12: what a new user asked of the default corpus
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the capital of France?",  # went to the photo credit "图/通讯员提供" (0.55)
+        "深圳的刑事立案数下降了多少？",  # the report is about 广州 (0.54)
+        "法国的首都是哪里？",
+    ],
+)
+def test_questions_the_report_does_not_answer_are_refused(retriever, question):
+    top = retriever.run(question, k=1)[0]
+    assert top.confidence < DEFAULTS.answer_threshold, (top.confidence, top.text[:40])
+
+
+@pytest.mark.integration
+def test_the_answer_sentence_is_highlighted_and_trusted(retriever):
+    # the answer is the passage's opening sentence; the page used to highlight the next one
+    top = retriever.run("广州公安在全国首创了什么政务服务模式？", k=1)[0]
+    assert "随时随地、刷脸办事、无证办事" in top.sentence
+    assert top.confidence >= DEFAULTS.answer_threshold, top.confidence

@@ -37,3 +37,16 @@ def test_ordinary_western_sentences_still_split() -> None:
         "English one.",
         "3.14 is pi.",
     ]
+
+
+@pytest.mark.unit
+def test_a_numbered_list_item_is_one_sentence():
+    text = "三、怎样正确充电\n1. 使用原厂充电器。\n2. 充电不超过8小时。\n共有 3. 再说"
+    expected = [
+        "三、怎样正确充电",
+        "1. 使用原厂充电器。",
+        "2. 充电不超过8小时。",
+        "共有 3.",
+        "再说",
+    ]
+    assert pieces(text) == expected
