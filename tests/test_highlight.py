@@ -5,7 +5,6 @@ trial set."""
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -319,16 +318,6 @@ def test_sims_of_wrong_length_are_tolerated() -> None:
 @given(st.text(max_size=40), st.text(max_size=200))
 def test_random_inputs_keep_the_invariants(question: str, text: str) -> None:
     check_invariants(highlight(question, text), text)
-
-
-def test_speed() -> None:
-    text = (ZH_TEXT * 3)[:350]
-    highlight("长城全长多少公里？", text)
-    t = time.perf_counter()
-    for _ in range(50):
-        highlight("长城全长多少公里？", text)
-    ms = (time.perf_counter() - t) / 50 * 1000
-    assert ms < 20, ms  # ~3 ms measured; a generous bound for slow CI machines
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 from documents import REPORT_TITLE, report_blocks, report_html
@@ -229,13 +228,8 @@ def test_bad_pages(data, reason):
     assert _reason(data).startswith(reason)
 
 
-def test_fast_and_cheap_import():
-    page = report_html(chrome=True).encode("utf-8")
-    read_html(page)
-    start = time.perf_counter()
-    for _ in range(5):
-        read_html(page)
-    assert (time.perf_counter() - start) / 5 < 0.5
+def test_cheap_import():
+    """trafilatura (and lxml) load only when a web page is read."""
     code = "import sys, qa.formats.html; print('trafilatura' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr
