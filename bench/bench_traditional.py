@@ -15,7 +15,9 @@ bigrams alone, and the default analyser (both). jieba's dictionary is simplified
 traditional text it falls back to short or single characters, which the bigrams make up for.
 
     python bench/bench_traditional.py [drcd] [--part tune|held-out|all] [--limit N]
-        [--out bench/results/drcd.json]
+        [--lexical-weight 1.0 1.5] [--out bench/results/drcd.json]
+    python bench/bench_traditional.py drcd-analysers --part all --lexical-weight 1.0 1.5
+        # BM25 / fused recall@1 with jieba on the text converted to simplified (needs OpenCC)
     python bench/bench_traditional.py lexical   # needs opencc-python-reimplemented
 """
 
@@ -110,22 +112,76 @@ def measure(r: Retriever, items: list[tuple[str, list[str], str]]) -> dict[str, 
     return out
 
 
+def part_items(paras: list[Paragraph], part: str) -> list[tuple[str, list[str], str]]:
+    """(question, answers, gold document) of the tune or held-out part."""
+    return [
+        (q.question, q.answers, doc_name(p))
+        for p in paras
+        if held_out(p) == (part == "held-out")
+        for q in p.questions
+        if q.question.strip()
+    ]
+
+
 def run_drcd(args: argparse.Namespace) -> None:
+    paras, settings = drcd_index(limit=args.limit)
+    first = Retriever(settings.index_dir, settings)
+    first.warm_up()
+    parts = ("tune", "held-out") if args.part == "all" else (args.part,)
+    results: dict[str, object] = {"passages": len(first.index.chunks), "paragraphs": len(paras)}
+    for part in parts:
+        items = part_items(paras, part)
+        results[part] = {}
+        for w in args.lexical_weight:  # in the same run, each on the same embedder
+            st = dataclasses.replace(settings, lexical_weight=w)
+            r = Retriever(settings.index_dir, st, embedder=first.embedder)
+            results[part][f"lexical_weight_{w}"] = m = measure(r, items)
+            print(part, w, m, file=sys.stderr)
+    write_results(results, args.out)
+
+
+def run_drcd_analysers(args: argparse.Namespace) -> None:
+    """BM25 alone and fused on the DRCD index's chunks, with the default analyser and with
+    jieba run on the text converted to simplified script (OpenCC t2s; the bigrams stay as
+    they are): what an index-side conversion would give."""
+    import opencc
+
+    from qa.search import fuse
+
+    t2s = opencc.OpenCC("t2s")
+
+    def simplified_words(text: str) -> list[str]:
+        return words(t2s.convert(text)) + ["#" + g for g in char_ngrams(text, 2)]
+
     paras, settings = drcd_index(limit=args.limit)
     r = Retriever(settings.index_dir, settings)
     r.warm_up()
-    parts = ("tune", "held-out") if args.part == "all" else (args.part,)
-    results: dict[str, object] = {"passages": len(r.index.chunks), "paragraphs": len(paras)}
-    for part in parts:
-        items = [
-            (q.question, q.answers, doc_name(p))
-            for p in paras
-            if held_out(p) == (part == "held-out")
-            for q in p.questions
-            if q.question.strip()
-        ]
-        results[part] = measure(r, items)
-        print(part, results[part], file=sys.stderr)
+    idx = r.index
+    docs = np.array([c.doc for c in idx.chunks])
+    alt = LexicalIndex.build([simplified_words(c.text) for c in idx.chunks])
+    results: dict[str, object] = {}
+    for part in ("tune", "held-out") if args.part == "all" else (args.part,):
+        items = part_items(paras, part)
+        qs = [clean_question(q, settings) for q, _, _ in items]
+        dsc, dids = idx.dense.search(r.embedder.embed_queries(qs), settings.candidates)
+        out: dict[str, float] = {}
+        for name, lex, an in (
+            ("default", idx.lexical, analyze),
+            ("jieba_on_simplified", alt, simplified_words),
+        ):
+            sc = [lex.scores(an(q)) for q in qs]
+            gold = [g for _, _, g in items]
+            out[f"{name}_bm25_recall@1"] = float(
+                np.mean([docs[int(np.argmax(s))] == g for s, g in zip(sc, gold, strict=True)])
+            )
+            for w in args.lexical_weight:
+                ok = 0
+                for i, g in enumerate(gold):
+                    f = fuse(dids[i], dsc[i], sc[i], w, settings.dense_weight, settings.candidates)
+                    ok += docs[int(f.ids[0])] == g
+                out[f"{name}_fused_lexical_weight_{w}_recall@1"] = ok / len(gold)
+        results[part] = out
+        print(part, out, file=sys.stderr)
     write_results(results, args.out)
 
 
@@ -158,13 +214,25 @@ def run_lexical(convert) -> dict[str, tuple[float, float]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("what", nargs="?", default="drcd", choices=("drcd", "lexical"))
+    ap.add_argument(
+        "what", nargs="?", default="drcd", choices=("drcd", "drcd-analysers", "lexical")
+    )
+    ap.add_argument(
+        "--lexical-weight",
+        type=float,
+        nargs="+",
+        default=[DEFAULTS.lexical_weight],
+        help="measure with each of these lexical weights (same run)",
+    )
     ap.add_argument("--part", default="tune", choices=("tune", "held-out", "all"))
     ap.add_argument("--limit", type=int, default=0, help="only the first N paragraphs")
     ap.add_argument("--out", default="bench/results/drcd.json")
     args = ap.parse_args()
     if args.what == "drcd":
         run_drcd(args)
+        return
+    if args.what == "drcd-analysers":
+        run_drcd_analysers(args)
         return
     import opencc
 
