@@ -2,8 +2,10 @@
 
 Dense (FAISS inner product over e5 vectors) and lexical (BM25) candidates are fused by a
 weighted sum of per-query normalised scores (measured against reciprocal-rank fusion in
-``bench/``). When the question's script differs from a passage's (an English question over
-Chinese text), the lexical side cannot match and only the dense score counts for that passage.
+``bench/``). An English question over Chinese passages reaches them lexically through the
+dictionary translations of its words and pinyin names (:mod:`qa.translate`, weight
+``Settings.cross_lexical_weight``), and its dense side searches with its vector averaged with
+that of its word-for-word Chinese rendering.
 Each hit is then highlighted (:mod:`qa.highlight`) and given a confidence.
 
 A :class:`Retriever` holds one loaded index and the model; it loads lazily (``warm_up``) and
