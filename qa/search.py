@@ -2,8 +2,10 @@
 
 Dense (FAISS inner product over e5 vectors) and lexical (BM25) candidates are fused by a
 weighted sum of per-query normalised scores (measured against reciprocal-rank fusion in
-``bench/``). When the question's script differs from a passage's (an English question over
-Chinese text), the lexical side cannot match and only the dense score counts for that passage.
+``bench/``). An English question over Chinese passages reaches them lexically through the
+dictionary translations of its words and pinyin names (:mod:`qa.translate`, weight
+``Settings.cross_lexical_weight``), and its dense side searches with its vector averaged with
+that of its word-for-word Chinese rendering.
 Each hit is then highlighted (:mod:`qa.highlight`) and given a confidence.
 
 A :class:`Retriever` holds one loaded index and the model; it loads lazily (``warm_up``) and
@@ -117,18 +119,83 @@ def content_terms(question: str) -> list[str]:
 
 
 _FOLLOWUP_ZH = re.compile(r"^(那|那么|还有|另外|然后)|呢[\s？?。]*$|^(它|他|她|其|该|这|此)|它")
-_FOLLOWUP_EN = re.compile(
-    r"^(and|also|what about|how about)\b|\b(it|its|they|their|them|he|she|his|her|"
-    r"this|that|these|those)\b",
+#: An English question that starts like a continuation: "and …", "what about …".
+_CONTINUATION_EN = re.compile(r"^(and|also|what about|how about|what of)\b", re.IGNORECASE)
+_PRONOUN_EN = re.compile(r"^(it|its|they|their|them|he|him|his|she|her|this|these|that|those)$")
+_WH_EN = frozenset("what which who whom whose when where why how".split())
+_AUX_EN = frozenset("is are was were do does did has have had can could will would should".split())
+#: Words that may close a question after its pronoun ("who owns it now").
+_TRAILING_EN = frozenset("now today then there first again later still too".split())
+#: Words that can stand before a pronoun that refers back to an earlier question ("when was
+#: it built", "in which year did he …", "how tall is she"): question words, auxiliaries,
+#: prepositions and the words of "how many/long/…". A question word followed by a content word
+#: gives the pronoun an antecedent inside the question ("when did the club change its name").
+_LEAD_EN = frozenset(
+    "what which who whom whose when where why how is are was were do does did has have had "
+    "can could will would should may might must in on at for from to of by with about during "
+    "many much long old far big large tall high deep wide often soon kind sort type year "
+    "else and also then".split()
+)
+#: "it" with no referent: "why is it difficult to …", "is it true that …".
+_EXPLETIVE_EN = re.compile(
+    r"\bit\s+(?:\w+\s+)?(?:difficult|easy|hard|possible|impossible|necessary|important|"
+    r"said|believed|thought|known|inferred|true|likely|unlikely|common|rare|worth|too)\b",
     re.IGNORECASE,
 )
+_OBJECT_EN = frozenset(("it", "them", "him", "her", "this", "these", "that", "those"))
+_TOKEN_EN = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|\d+|[^\sA-Za-z\d]")
+
+
+def _english_followup(question: str) -> bool:
+    """The English rule of :func:`is_followup`: a continuation ("what about …", "and …"), or
+    a pronoun (it, its, he, his, they, this, …) that has no antecedent in the question: it
+    comes before any content word ("when was it founded", "what is its population"), or it
+    closes a question that names nothing ("who designed it"). "this"/"these"/"its" and the
+    other possessives also need a question without a proper name ("where is this fish found"
+    but not "when was this club promoted to the English Football League": there the name
+    usually is the subject)."""
+    q = question.strip()
+    if _CONTINUATION_EN.search(q):
+        return True
+    if _EXPLETIVE_EN.search(q):
+        return False
+    tokens = _TOKEN_EN.findall(q)
+    words = [t for t in tokens if t[0].isalpha()]
+    # a proper name: a capitalised word other than the first word (and "I")
+    named = any(w[0].isupper() and w != "I" for w in words[1:])
+    if 0 < len(words) <= 2 and not named:  # "Why?", "When exactly?"
+        return True
+    while len(words) > 2 and words[-1].lower() in _TRAILING_EN:  # "who owns it now"
+        words = words[:-1]
+    for i, w in enumerate(words):
+        low = w.lower()
+        if i and w[0].isupper():  # "He Fani", "This Is Where I Came In": names
+            continue
+        if _PRONOUN_EN.match(low):
+            determiner = low in ("this", "these", "that", "those", "its", "his", "her", "their")
+            if determiner and named:
+                return False
+            last = i == len(words) - 1 and low in _OBJECT_EN and not named  # "who designed it"
+            # "which team did he join": a question word, its noun, an auxiliary, the subject
+            subject = (
+                low in ("it", "he", "she", "they")
+                and 2 <= i <= 4
+                and words[0].lower() in _WH_EN
+                and words[i - 1].lower() in _AUX_EN
+            )
+            return last or subject or all(x.lower() in _LEAD_EN for x in words[:i])
+    return False
 
 
 def is_followup(question: str) -> bool:
     """True if ``question`` leans on an earlier one: it starts like a continuation (那…呢,
-    what about …) or refers back with a pronoun (它, 其, 该, it, they, …)."""
+    what about …) or refers back with a pronoun that has no antecedent in it (它, 其, 该; "when
+    was it founded", "what is its population", but not "when did Ted Kord change his name").
+    Measured in ``bench/bench_followup.py``."""
     q = question.strip()
-    return bool(_FOLLOWUP_ZH.search(q) or _FOLLOWUP_EN.search(q))
+    if script_of(q) == "cjk":
+        return bool(_FOLLOWUP_ZH.search(q))
+    return _english_followup(q)
 
 
 def contextualize(question: str, previous: Sequence[str] = ()) -> str:
@@ -138,6 +205,37 @@ def contextualize(question: str, previous: Sequence[str] = ()) -> str:
     if previous and is_followup(question):
         return f"{previous[-1].strip()} {question.strip()}"
     return question
+
+
+def chinese_gloss(question: str) -> str:
+    """:func:`qa.translate.gloss`, imported on first use (the dictionary loads then)."""
+    from qa.translate import gloss
+
+    return gloss(question)
+
+
+def translated_scores(idx: LoadedIndex, question: str) -> np.ndarray | None:
+    """BM25 scores of every chunk for the Chinese translations of an English question's words
+    (:func:`qa.translate.translate`), each translation's terms weighted by its probability
+    (rounded to tenths, so that the index is read once per weight); ``None`` if no word has a
+    translation."""
+    # the dictionary loads on the first English question
+    from qa.translate import NAME_WEIGHT, name_pairs, translate
+
+    by_weight: dict[float, list[str]] = {}
+    for word, w in translate(question).items():
+        by_weight.setdefault(max(round(w, 1), 0.1), []).extend(analyze(word))
+    # a Chinese name in pinyin: the character bigrams it may stand for that the corpus has,
+    # sharing one unit of weight per pair of syllables
+    absent = idx.lexical.idf("\0")  # the IDF of a term no chunk has
+    for pair in name_pairs(question):
+        present = [t for t in ("#" + b for b in pair) if idx.lexical.idf(t) < absent]
+        if present:
+            w = max(round(NAME_WEIGHT / len(present), 1), 0.1)
+            by_weight.setdefault(w, []).extend(present)
+    if not by_weight:
+        return None
+    return sum(w * idx.lexical.scores(terms) for w, terms in by_weight.items())
 
 
 def _normalise(scores: np.ndarray) -> np.ndarray:
@@ -494,17 +592,36 @@ class Retriever:
         chunks of ``exclude_docs`` (as if those documents were not in the corpus)."""
         idx, scripts = state or self._snapshot()
         n = len(idx.chunks)
-        qvec = self.embedder.embed_queries([question])
+        qscript = script_of(question)
+        across = (
+            qscript == "latin" and self.settings.cross_lexical_weight and (scripts == "cjk").any()
+        )
+        rendering = chinese_gloss(question) if across else ""
+        if rendering:
+            # an English question over Chinese passages: search with the mean of its vector
+            # and its word-for-word Chinese rendering's (bench/bench_english.py)
+            both = self.embedder.embed_queries([question, rendering])
+            mean = both.mean(axis=0, keepdims=True)
+            qvec = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(both.dtype)
+        else:
+            qvec = self.embedder.embed_queries([question])
         cand = min(self.settings.candidates, n)
         dscores, dids = idx.dense.search(qvec, cand)
         lex_scores = idx.lexical.scores(analyze(question))
+        cross_weight = 0.0
+        if across:
+            # an English question over Chinese passages: BM25 of its words' Chinese
+            # translations (qa.translate), weighted by how likely each translation is
+            translated = translated_scores(idx, question)
+            if translated is not None:
+                lex_scores = lex_scores + translated
+                cross_weight = self.settings.cross_lexical_weight
         if exclude_docs:
             gone = np.array([i for d in exclude_docs for i in idx.chunk_ids(d)], dtype=np.int64)
             dids[np.isin(dids, gone)] = -1
             lex_scores[gone] = 0.0
-        qscript = script_of(question)
         same = (scripts == qscript) | (qscript == "other")
-        lex_weight = np.where(same, self.settings.lexical_weight, 0.0)
+        lex_weight = np.where(same, self.settings.lexical_weight, cross_weight)
         f = fuse(
             dids[0],
             dscores[0],

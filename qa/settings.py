@@ -94,6 +94,9 @@ class Settings:
     # them (the only evidence there)
     dense_highlight: int = 0
     lexical_weight: float = 1.0  # weight of normalised BM25 beside normalised dense (bench/)
+    # the same for a passage in Chinese when the question is in English: BM25 of the question
+    # words' dictionary translations (qa/translate.py; 0: dense only, as before; bench/)
+    cross_lexical_weight: float = 1.0
 
     # answer confidence below which the UI/CLI say the documents do not seem to answer
     answer_threshold: float = 0.5

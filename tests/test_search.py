@@ -128,6 +128,18 @@ def test_fuse_prefers_agreement_and_ignores_cross_script_lexical():
         ("全市刑事立案数同比2019年下降了多少？", False),
         ("How many cases were filed in 2019?", False),
         ("应该向哪个部门申请签注？", False),
+        # English: a pronoun with no antecedent in the question, or a continuation
+        ("When was it founded?", True),
+        ("Which team did he join?", True),
+        ("Who designed it?", True),
+        ("Why?", True),
+        ("And the second largest?", True),
+        ("When did Zhan Xugang officially end his sporting career?", False),
+        ("How did Broadway theatre get its name?", False),
+        ("Why was He Fani chosen as empress?", False),
+        ("Why is it difficult to follow the lectures?", False),
+        ("Who represented the two parties that signed the treaty?", False),
+        ("When was this club promoted to the English Football League?", False),
     ],
 )
 def test_is_followup(question, expected):
