@@ -48,14 +48,24 @@ def seed_vectors(folders: list[Path]) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def around(seeds: np.ndarray, n: int, noise: float, rng: np.random.Generator) -> np.ndarray:
-    """``n`` normalised vectors, each a random seed plus Gaussian noise."""
+def around(
+    seeds: np.ndarray, n: int, noise: float, rng: np.random.Generator, mix: bool = True
+) -> np.ndarray:
+    """``n`` normalised vectors, each a random mixture of two seeds (a point between two real
+    passages: the data stays on the seeds' low-dimensional shape, as real text does) plus
+    isotropic Gaussian noise of norm about ``noise``. Noise alone around a few thousand seeds
+    (a first version, noise 0.6) made tight clusters of near-ties in all 384 dimensions, on
+    which "the exact top 10" is arbitrary and every ANN index scored recall@10 0.2-0.7."""
     out = np.empty((n, seeds.shape[1]), dtype=np.float32)
     step = 100_000
     scale = noise / np.sqrt(seeds.shape[1])
     for lo in range(0, n, step):
         k = min(step, n - lo)
-        v = seeds[rng.integers(0, len(seeds), k)] + rng.normal(0, scale, (k, seeds.shape[1]))
+        v = seeds[rng.integers(0, len(seeds), k)]
+        if mix:
+            w = rng.uniform(0.0, 1.0, (k, 1))
+            v = w * v + (1 - w) * seeds[rng.integers(0, len(seeds), k)]
+        v = v + rng.normal(0, scale, (k, seeds.shape[1]))
         out[lo : lo + k] = v / np.linalg.norm(v, axis=1, keepdims=True)
     return out
 
@@ -83,7 +93,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--base", type=Path, nargs="*")
     ap.add_argument("--queries", type=int, default=500)
-    ap.add_argument("--noise", type=float, default=0.6)
+    ap.add_argument("--noise", type=float, default=0.2)
     ap.add_argument("--k", type=int, default=50, help="candidates a question asks for")
     ap.add_argument("--skip", nargs="*", default=[], help="kinds to leave out: hnsw ivf")
     ap.add_argument("--out", default=str(HERE / "results" / "ann.json"))
@@ -96,7 +106,7 @@ def main() -> None:
     qseeds, dseeds = seeds[held[: args.queries]], seeds[held[args.queries :]]
     t = time.perf_counter()
     data = around(dseeds, args.n, args.noise, rng)
-    queries = around(qseeds, args.queries, args.noise, rng)
+    queries = around(qseeds, args.queries, args.noise, rng, mix=False)
     print(
         f"{args.n} vectors from {len(dseeds)} seeds in {time.perf_counter() - t:.0f} s",
         file=sys.stderr,
@@ -121,6 +131,8 @@ def main() -> None:
             else round(4 * data.size / 2**20, 1),
             "recall@10": 1.0 if truth is None else round(recall(found[:, :10], truth[:, :10]), 4),
             f"recall@{args.k}": 1.0 if truth is None else round(recall(found, truth), 4),
+            # what qa needs: the exact top 10 among the k candidates it fuses
+            f"top10_in_{args.k}": 1.0 if truth is None else round(recall(found, truth[:, :10]), 4),
             "p50_ms": round(1000 * float(np.percentile(times, 50)), 2),
             "p95_ms": round(1000 * float(np.percentile(times, 95)), 2),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
