@@ -245,3 +245,25 @@ def test_one_rebuild_at_a_time(index_copy):
     assert status.state == "done" and "indexed 13 file(s)" in status.summary
     assert done and svc.retriever.index.version == done[0].version
     assert Path(svc.settings.index_dir / done[0].version).is_dir()
+
+
+@pytest.mark.unit
+def test_cli_and_page_show_the_same_answer_line(monkeypatch, capsys):
+    """A confident passage without answer words: both show its sentence as the answer (the
+    CLI used to show no answer line where the page showed the sentence)."""
+    import qa.search
+    from qa.cli import main
+    from qa.service import Answer
+    from qa.ui import render_answer
+
+    t = "黄埔图书馆每周开放七天。馆内设有少儿阅览区。"
+    hits = [make_hit(t, [(0, 12)], None, 0.9)]
+    shown = shown_answer(hits, DEFAULTS.answer_threshold)
+    monkeypatch.setattr(qa.search, "get_retriever", lambda *a: None)
+    monkeypatch.setattr(QAService, "__init__", lambda self, *a, **k: None)
+    monkeypatch.setattr(QAService, "ask", lambda self, q, k: Answer(q, q, hits, shown))
+    assert main(["ask", "黄埔图书馆开放几天？"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Answer: 黄埔图书馆每周开放七天。\n")
+    page = render_answer(hits, DEFAULTS.answer_threshold)
+    assert '答案 / Answer: <strong class="ans">黄埔图书馆每周开放七天。</strong>' in page
