@@ -475,7 +475,7 @@ def create_app(svc: QAService, access: Access, throttle: LoginThrottle | None = 
         log.error("unexpected error in the API", exc_info=e)
         return JSONResponse({"error": f"internal error ({type(e).__name__})"}, 500)
 
-    def signed_in(request: Request) -> str | None:
+    async def signed_in(request: Request) -> str | None:
         """The HTTP Basic user (401 without, 429 after too many failures), ``None`` when
         sign-in is off."""
         if not access.users:

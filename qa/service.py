@@ -191,6 +191,8 @@ class QAService:
         self._stale_lock = threading.Lock()
         self._stale_key: tuple[Any, ...] | None = None
         self._stale: str | None = None
+        # the questions answered at once (every caller together); the others wait in turn
+        self._asking = threading.Semaphore(max(1, settings.concurrent_questions))
 
     # -- asking ----------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -208,8 +210,9 @@ class QAService:
         check_question(question, self.settings)
         k = check_k(k)
         read_as = contextualize(question, [p for p in previous if isinstance(p, str)])
-        self.refresh()
-        hits = self.retriever.run(read_as, k)
+        with self._asking:
+            self.refresh()
+            hits = self.retriever.run(read_as, k)
         return Answer(question, read_as, hits, shown_answer(hits, self.settings.answer_threshold))
 
     def context(self, hit: Hit) -> list[Chunk] | None:
@@ -231,8 +234,8 @@ class QAService:
     # -- documents -------------------------------------------------------------------------
     def stale_reason(self) -> str | None:
         """Why the index is behind the corpus (``None`` if it is not). The comparison reads
-        every file; it is done again only when a file's name, size or time, the index version
-        or the settings changed since the last one."""
+        every file; it is done again only when a file's name, size or time or the index version
+        changed since the last one."""
         from qa.corpus import list_files
         from qa.index import CURRENT, stale_reason
 
