@@ -311,6 +311,30 @@ def test_clients_that_disconnect_mid_answer(auth_server):
 
 
 @pytest.mark.integration
+def test_sixteen_clients_at_once(auth_server):
+    """16 distinct English questions (over Chinese text: the sentence-embedding path) sent at
+    once: all answered, each as when asked alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    subjects = ["the library", "the museum", "the city study rooms", "the reading area"]
+    asks = ["When did {} open?", "How many books does {} hold?", "Where is {}?", "Who runs {}?"]
+    questions = [a.format(s) for a in asks for s in subjects]
+    assert len(set(questions)) == 16
+    with _client(auth_server) as c:
+        alone = {q: c.post("api/ask", json={"question": q, "k": 2}).json() for q in questions}
+
+    def ask(q):
+        with _client(auth_server) as c:
+            r = c.post("api/ask", json={"question": q, "k": 2})
+        return q, r.status_code, r.json()
+
+    with ThreadPoolExecutor(16) as pool:
+        together = list(pool.map(ask, questions))
+    assert all(status == 200 for _, status, _ in together)
+    assert {q: hits for q, _, hits in together} == alone
+
+
+@pytest.mark.integration
 def test_rebuild_twice_conflicts_then_picks_up_new_documents(auth_server):
     for i in range(12):  # enough to embed that the rebuild takes a while
         (auth_server.corpus / f"park-{i}.txt").write_text(
