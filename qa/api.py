@@ -47,6 +47,7 @@ from qa.service import (
     QAService,
     ReadOnlyError,
     RebuildRunning,
+    check_question,
     error_message,
     prepare_index,
 )
@@ -545,6 +546,7 @@ def create_app(svc: QAService, access: Access, throttle: LoginThrottle | None = 
         if "question" not in body:
             raise ApiError(400, "question: missing")
         try:
+            check_question(body["question"], svc.settings)  # an API question is used whole
             answer = await run_in_threadpool(svc.ask, body["question"], body.get("k", DEFAULT_K))
         except Exception as e:
             raise answer_error(e) from None

@@ -68,13 +68,15 @@ def check_k(k: object) -> int:
     return k
 
 
-def check_question(question: object, settings: Settings = DEFAULTS) -> str:
-    """The question, or ``ValueError`` if it is not text, is empty or is longer than
-    ``settings.max_question_chars`` (counted with runs of spaces as one)."""
+def check_question(question: object, settings: Settings = DEFAULTS, whole: bool = True) -> str:
+    """The question, or ``ValueError`` if it is not text, is empty or (``whole``: when it must
+    be used whole, as the HTTP API wants) is longer than ``settings.max_question_chars``
+    (counted with runs of spaces as one). Without ``whole`` a longer question is cut, as
+    :func:`qa.search.clean_question` does for the CLI, the page and Python callers."""
     if not isinstance(question, str):
         raise ValueError("the question must be text")
     n = len(" ".join(question.split()))
-    if n > settings.max_question_chars:
+    if whole and n > settings.max_question_chars:
         raise ValueError(
             f"the question is too long: {n} characters, at most {settings.max_question_chars}"
         )
@@ -201,13 +203,14 @@ class QAService:
         self.retriever.refresh()
 
     def ask(self, question: str, k: int = DEFAULT_K, previous: Sequence[str] = ()) -> Answer:
-        """The answer to ``question``: ``ValueError`` for a bad question or ``k``,
+        """The answer to ``question`` (cut at ``Settings.max_question_chars``): ``ValueError``
+        for a bad question or ``k``,
         :class:`qa.index.IndexProblem` / :class:`qa.embed.ModelError` when it cannot be
         answered. A follow-up question is read together with the ``previous`` one
         (:func:`qa.search.contextualize`)."""
         from qa.search import contextualize
 
-        check_question(question, self.settings)
+        check_question(question, self.settings, whole=False)
         k = check_k(k)
         read_as = contextualize(question, [p for p in previous if isinstance(p, str)])
         with self._asking:

@@ -79,8 +79,6 @@ def test_errors_are_one_line(built, tmp_path):
     for k in ("0", "-1", "1000000000"):  # 0 no longer means "the default"
         r = qa("ask", "问题", "--index", str(work / "index"), "-k", k)
         assert r.returncode == 1 and "k must be from 1 to 20" in r.stderr, r.stderr
-    r = qa("ask", "问" * 3000, "--index", str(work / "index"))
-    assert r.returncode == 1 and "too long" in r.stderr and "Traceback" not in r.stderr
     r = qa("serve", "--auth", "nopassword", "--index", str(work / "index"))
     assert r.returncode == 1 and "USER:PASSWORD" in r.stderr and "Traceback" not in r.stderr
     r = qa("serve", "--auth-file", str(tmp_path / "none"), "--index", str(work / "index"))

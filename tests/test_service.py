@@ -57,6 +57,7 @@ def test_bad_questions_are_refused():
     with pytest.raises(ValueError, match="too long: 2001"):
         check_question("问" * 2001)
     assert check_question("问" * 2000 + "   ") == "问" * 2000 + "   "
+    assert check_question("问" * 2001, whole=False) == "问" * 2001  # cut later, as before
 
 
 @pytest.mark.unit
