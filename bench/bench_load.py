@@ -1,23 +1,32 @@
-"""Load test of the web app's ``/ask`` API: concurrent clients for a bounded time.
+"""Load test of the server: concurrent clients for a bounded time, cold caches, no question
+asked twice.
 
-Builds an index of the corpus (default ``corpus/``) into a temporary folder with ``qa build``,
-starts ``app.py`` on a free loopback port, waits until it serves, then runs ``--clients``
-threads for ``--seconds``, each with its own ``gradio_client.Client`` calling
-``predict(question, 3, api_name="/ask")`` with questions cycled from a list of Chinese and
-English questions about the default corpus. Reports the requests, the throughput, the latency
-percentiles and the errors (with their messages), then stops the server.
+Serves the CMRC 2018 trial paragraphs (one file each, indexed once under ``bench/.work/``) and
+asks their 2,000 questions (the 1,000 Chinese ones and their hand-written English versions,
+``bench/data/cmrc2018/questions_en.jsonl``, alternating): English questions over Chinese text
+are the expensive path (each hit's sentences are embedded for highlighting). Each run starts a
+fresh ``app.py`` on a free loopback port (so the model's and the sentence-vector caches are
+cold; each on its own copy of the index, which ``qa build`` keeps up to date under
+``bench/.work/cmrc/``), warms it with one question outside the list, then ``--clients`` threads, each with its
+own client (made before the clock starts), take the next unasked question from the shared list
+until ``--seconds`` have passed. Every run asks the same questions in the same order.
 
-    python bench/bench_load.py                        # 60 s, 8 clients
-    python bench/bench_load.py --seconds 20 --clients 4
+Runs (``--runs``): ``http`` (``POST /api/ask`` with ``httpx``), ``gradio`` (``gradio_client``,
+``predict(question, k, api_name="/ask")``), and with ``--baseline DIR`` also ``baseline``: the
+Gradio API of another checkout's ``app.py`` (e.g. the main branch), measured in the same run.
+Reports requests, errors (with their messages), throughput and latency percentiles per run, and
+writes them to ``--out``.
 
-The figures depend on the machine and on what else runs on it: on a shared machine they are
-indications, not measurements to compare across runs.
+    python bench/bench_load.py                             # 16 clients, 60 s, http and gradio
+    python bench/bench_load.py --baseline /work/main       # and the main branch's Gradio API
+    python bench/bench_load.py --baseline /work/main --repeat 2   # each run twice, interleaved
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import json
 import os
 import shutil
 import socket
@@ -27,33 +36,43 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
 
-QUESTIONS = [
-    "全市刑事立案数同比2019年下降了多少？",
-    "扫黑除恶成绩连续几年排名全省第一？",
-    "微警认证服务平台累计提供认证服务多少次？",
-    "多少个民生服务事项接入了穗好办App？",
-    "五年来有多少个集体荣获省部级以上表彰奖励？",
-    "广州公安连续多少年在全省执法质量考评中获优秀等次？",
-    "哪个分局的执法办案管理中心成为公安部标杆中心？",
-    "广州公安在全国首创了什么执法办案权责清单体系？",
-    "扫黑除恶专项斗争打掉了多少个涉黑组织？",
-    "广州公安的特色政务服务模式是什么？",
-    "夏夜治安巡查宣防集中统一行动在哪里开展？",
-    "广州公安如何开展党建工作？",
-    "How much did the number of criminal cases fall compared with 2019?",
-    "How many years in a row did Guangzhou rank first in the province against organised crime?",
-    "How many registered users does the WeChat police authentication platform have?",
-    "How many public services can be handled in the Sui Hao Ban app?",
-    "Which district bureau's case handling centre became a national model?",
-    "What did the Guangzhou police do to keep night-time crowds safe?",
-    "How did the police improve the public's sense of security?",
-    "What political education campaigns did the police carry out?",
-]
+from cmrc import load_cmrc  # noqa: E402
+
+DATA = HERE / "data" / "cmrc2018"
+WARM_UP = "这是一个预热问题，不在问题列表里。"
+
+
+def questions() -> list[str]:
+    """The CMRC trial questions, Chinese and English alternating, each once."""
+    english = {}
+    with (DATA / "questions_en.jsonl").open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                row = json.loads(line)
+                english[row["id"]] = row["en"]
+    out: list[str] = []
+    for p in load_cmrc(DATA / "cmrc2018_trial.json"):
+        for q in p.questions:
+            if q.question.strip():
+                out.append(q.question.strip())
+                if english.get(q.id):
+                    out.append(english[q.id])
+    seen: set[str] = set()
+    return [q for q in out if not (q in seen or seen.add(q))]  # type: ignore[func-returns-value]
+
+
+def write_corpus(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in load_cmrc(DATA / "cmrc2018_trial.json"):
+        f = folder / f"{p.id}.txt"
+        if not f.exists():
+            f.write_text(p.context + "\n", encoding="utf-8")
 
 
 def free_port() -> int:
@@ -74,28 +93,31 @@ def percentile(values: list[float], q: float) -> float:
 
 
 class Server:
-    """``app.py`` in a subprocess, its output in ``log``."""
+    """``app.py`` of the checkout ``root`` in a subprocess, its output in ``log``."""
 
-    def __init__(self, corpus: Path, index: Path, log: Path) -> None:
+    def __init__(self, root: Path, corpus: Path, index: Path, log: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = log
         self._out = log.open("wb")
         env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
-        cmd = [sys.executable, str(ROOT / "app.py"), "--corpus", str(corpus)]
+        env["PYTHONPATH"] = str(root)
+        env.pop("QA_AUTH", None)
+        cmd = [sys.executable, str(root / "app.py"), "--corpus", str(corpus)]
         cmd += ["--index", str(index), "--port", str(self.port)]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self._out, stderr=self._out)
+        self.proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=self._out, stderr=self._out)
 
     def wait(self, timeout: float) -> None:
+        import httpx
+
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"app.py exited with {self.proc.returncode}:\n{self.tail()}")
             try:
-                with urllib.request.urlopen(self.url, timeout=5) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
+                if httpx.get(self.url, timeout=5).status_code == 200:
+                    return
+            except httpx.HTTPError:
                 pass
             time.sleep(0.5)
         raise RuntimeError(f"app.py did not answer within {timeout} s:\n{self.tail()}")
@@ -115,112 +137,179 @@ class Server:
         self._out.close()
 
 
-def client_loop(
-    url: str,
-    n: int,
-    deadline: float,
-    latencies: list[float],
-    errors: collections.Counter,
-    lock: threading.Lock,
-    k: int,
-) -> None:
-    """One client: its own ``Client``, questions cycled from a different start."""
-    from gradio_client import Client
+class Asker:
+    """One client of one kind (``http`` or ``gradio``)."""
 
-    try:
-        client = Client(url, verbose=False)
-    except Exception as e:
-        with lock:
-            errors[f"client start: {type(e).__name__}: {e}"] += 1
-        return
-    i = n
-    while time.monotonic() < deadline:
-        question = QUESTIONS[i % len(QUESTIONS)]
-        i += 1
-        t0 = time.perf_counter()
+    def __init__(self, kind: str, url: str, k: int) -> None:
+        self.kind, self.k = kind, k
+        if kind == "http":
+            import httpx
+
+            self.client = httpx.Client(base_url=url, timeout=300)
+        else:
+            from gradio_client import Client
+
+            self.client = Client(url, verbose=False)
+
+    def ask(self, question: str) -> list[dict]:
+        if self.kind == "http":
+            r = self.client.post("api/ask", json={"question": question, "k": self.k})
+            if r.status_code != 200:
+                raise RuntimeError(f"HTTP {r.status_code}: {r.text[:200]}")
+            hits = r.json()
+        else:
+            hits = self.client.predict(question, self.k, api_name="/ask")
+        if not (isinstance(hits, list) and len(hits) == self.k and "text" in hits[0]):
+            raise ValueError(f"unexpected answer: {str(hits)[:120]}")
+        return hits
+
+
+def run_load(kind: str, url: str, pool: list[str], args: argparse.Namespace) -> dict:
+    """``args.clients`` clients for ``args.seconds`` over the questions of ``pool``."""
+    latencies: list[float] = []
+    errors: collections.Counter = collections.Counter()
+    lock = threading.Lock()
+    next_question = iter(pool)
+    clock = {"start": 0.0, "stop": 0.0}
+
+    def start_clock() -> None:  # once every client is made, before any asks
+        clock["start"] = time.monotonic()
+        clock["stop"] = clock["start"] + args.seconds
+
+    ready = threading.Barrier(args.clients, action=start_clock)
+    exhausted = [False]
+
+    def client() -> None:
         try:
-            hits = client.predict(question, k, api_name="/ask")
-            if not (isinstance(hits, list) and len(hits) == k and "text" in hits[0]):
-                raise ValueError(f"unexpected answer: {str(hits)[:120]}")
+            asker = Asker(kind, url, args.k)
         except Exception as e:
             with lock:
-                errors[f"{type(e).__name__}: {str(e)[:200]}"] += 1
-            continue
-        dt = time.perf_counter() - t0
-        with lock:
-            latencies.append(dt)
+                errors[f"client start: {type(e).__name__}: {e}"] += 1
+            ready.wait()
+            return
+        ready.wait()
+        while time.monotonic() < clock["stop"]:
+            with lock:
+                question = next(next_question, None)
+            if question is None:
+                exhausted[0] = True
+                return
+            t0 = time.perf_counter()
+            try:
+                asker.ask(question)
+            except Exception as e:
+                with lock:
+                    errors[f"{type(e).__name__}: {str(e)[:200]}"] += 1
+                continue
+            dt = time.perf_counter() - t0
+            with lock:
+                latencies.append(dt)
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(args.clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(args.seconds + 900)
+    elapsed = time.monotonic() - clock["start"]
+    ms = [x * 1000 for x in latencies]
+    ok, failed = len(latencies), sum(errors.values())
+    return {
+        "run": kind,
+        "clients": args.clients,
+        "seconds": round(elapsed, 1),
+        "requests": ok + failed,
+        "ok": ok,
+        "errors": failed,
+        "error_messages": dict(errors.most_common()),
+        "questions_left": not exhausted[0],
+        "throughput": round(ok / elapsed, 2),
+        "mean_ms": round(statistics.fmean(ms)) if ms else None,
+        "p50_ms": round(percentile(ms, 50)) if ms else None,
+        "p95_ms": round(percentile(ms, 95)) if ms else None,
+        "p99_ms": round(percentile(ms, 99)) if ms else None,
+        "max_ms": round(max(ms)) if ms else None,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--seconds", type=float, default=60.0, help="load duration (default 60)")
-    p.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
-    p.add_argument("--corpus", default=str(ROOT / "corpus"), help="corpus (default corpus/)")
+    p.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
     p.add_argument("-k", type=int, default=3, help="passages per question (default 3)")
+    p.add_argument("--runs", default="http,gradio", help="http, gradio (default both)")
+    p.add_argument("--baseline", type=Path, help="another checkout: its app.py's Gradio API too")
+    p.add_argument("--repeat", type=int, default=1, help="run the whole plan this many times")
     p.add_argument("--start-timeout", type=float, default=600, help="seconds to wait for app.py")
-    p.add_argument("--keep", action="store_true", help="keep the temporary index and log")
+    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "load.json"))
     args = p.parse_args(argv)
 
+    pool = questions()
+    corpus = ROOT / "bench" / ".work" / "cmrc" / "corpus"
+    write_corpus(corpus)
     work = Path(tempfile.mkdtemp(prefix="qa-bench-load-"))
-    index = work / "index"
-    print(f"building the index of {args.corpus} into {index} ...", flush=True)
+    index = ROOT / "bench" / ".work" / "cmrc" / "index"  # the other benchmarks' (incremental)
+    print(f"{len(pool)} distinct questions; updating the index of {corpus} ...", flush=True)
     subprocess.run(
-        [sys.executable, "-m", "qa", "build", "--corpus", args.corpus, "--index", str(index)],
+        [sys.executable, "-m", "qa", "build", "--corpus", str(corpus), "--index", str(index)],
         cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    server = Server(Path(args.corpus), index, work / "server.log")
+    plan = [(kind, ROOT) for kind in args.runs.split(",") if kind]
+    if args.baseline:
+        plan.insert(0, ("baseline", args.baseline.resolve()))
+    plan = plan * args.repeat  # interleaved: each kind sees the machine's load changes alike
+    results = []
     try:
-        t0 = time.monotonic()
-        server.wait(args.start_timeout)
-        print(f"app.py serves {server.url} ({time.monotonic() - t0:.1f} s to start)", flush=True)
-        from gradio_client import Client
-
-        Client(server.url, verbose=False).predict(QUESTIONS[0], args.k, api_name="/ask")  # warm
-
-        latencies: list[float] = []
-        errors: collections.Counter = collections.Counter()
-        lock = threading.Lock()
-        start = time.monotonic()
-        deadline = start + args.seconds
-        threads = [
-            threading.Thread(
-                target=client_loop,
-                args=(server.url, n, deadline, latencies, errors, lock, args.k),
-                daemon=True,
-            )
-            for n in range(args.clients)
-        ]
-        print(f"{args.clients} client(s) for {args.seconds:.0f} s ...", flush=True)
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(args.seconds + 600)
-        elapsed = time.monotonic() - start
+        for n, (kind, root) in enumerate(plan):
+            log = work / f"server-{n}-{kind}.log"
+            # a copy of the index per run: a fresh server never shares a lock or a version
+            run_index = work / f"index-{n}-{kind}"
+            shutil.copytree(index, run_index)
+            server = Server(root, corpus, run_index, log)
+            try:
+                t0 = time.monotonic()
+                server.wait(args.start_timeout)
+                started = time.monotonic() - t0
+                Asker("gradio" if kind == "baseline" else kind, server.url, args.k).ask(WARM_UP)
+                load = os.getloadavg()[0]
+                print(f"{kind}: {server.url} up in {started:.1f} s; load {load:.2f}", flush=True)
+                r = run_load("gradio" if kind == "baseline" else kind, server.url, pool, args)
+                r.update(run=kind, root=str(root), load_before=round(load, 2))
+                r["load_after"] = round(os.getloadavg()[0], 2)
+                results.append(r)
+            finally:
+                server.stop()
+            print(json.dumps(r, ensure_ascii=False), flush=True)
     finally:
-        server.stop()
-
-    ok, failed = len(latencies), sum(errors.values())
-    ms = [x * 1000 for x in latencies]
-    print()
-    print(f"clients            {args.clients}")
-    print(f"duration           {elapsed:.1f} s")
-    print(f"requests           {ok + failed} ({ok} ok, {failed} errors)")
-    print(f"throughput         {ok / elapsed:.2f} req/s")
-    if ms:
-        print(f"latency mean       {statistics.fmean(ms):.0f} ms")
-        for q in (50, 95, 99):
-            print(f"latency p{q:<2}        {percentile(ms, q):.0f} ms")
-        print(f"latency max        {max(ms):.0f} ms")
-    for message, count in errors.most_common():
-        print(f"error x{count}: {message}")
-    if args.keep:
-        print(f"kept: {work}")
-    else:
         shutil.rmtree(work, ignore_errors=True)
-    return 0 if ok and not failed else 1
+
+    print()
+    print("| run | requests | errors | throughput | p50 | p95 | p99 | load |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(
+            f"| {r['run']} | {r['requests']} | {r['errors']} | {r['throughput']} req/s | "
+            f"{r['p50_ms']} ms | {r['p95_ms']} ms | {r['p99_ms']} ms | "
+            f"{r['load_before']}→{r['load_after']} |"
+        )
+    if args.repeat > 1:
+        print()
+        print("| run | runs | throughput (median) | p95 (median) | errors |")
+        print("|---|---|---|---|---|")
+        for kind in dict.fromkeys(r["run"] for r in results):
+            rs = [r for r in results if r["run"] == kind]
+            print(
+                f"| {kind} | {len(rs)} | {statistics.median(r['throughput'] for r in rs)} req/s | "
+                f"{statistics.median(r['p95_ms'] or 0 for r in rs)} ms | "
+                f"{sum(r['errors'] for r in rs)} |"
+            )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+    return 0 if results and all(r["errors"] == 0 and r["ok"] for r in results) else 1
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Command line: ``qa build``, ``qa ask``, ``qa serve``.
+"""Command line: ``qa build``, ``qa ask``, ``qa serve`` (``app.py`` is ``qa serve``).
 
 Errors are one clear line on stderr and a non-zero exit code, never a traceback."""
 
@@ -62,10 +62,11 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.search import get_retriever, hits_to_json
+    from qa.service import QAService
 
     st = _settings(args)
-    retriever = get_retriever(st.index_dir, st)
-    hits = retriever.run(args.question, args.k)
+    answer = QAService(st, get_retriever(st.index_dir, st)).ask(args.question, args.k)
+    hits = answer.hits
     if args.json:
         print(hits_to_json(hits))
         return 0
@@ -73,10 +74,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not hits:
         print("the index is empty: add documents to the corpus and run qa build")
         return 0
-    if hits[0].confidence < st.answer_threshold:
+    if not answer.shown.confident:
         print("The documents do not seem to answer this question; the closest passages:\n")
-    elif hits[0].answer_text:
-        print(f"Answer: {hits[0].answer_text}\n")
+    else:
+        print(f"Answer: {answer.shown.text}\n")
     for i, h in enumerate(hits, 1):
         where = h.doc + (f", p. {h.page}" if h.page else "")
         where += f" › {h.section}" if h.section else ""
@@ -88,9 +89,18 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from qa.ui import serve
+    from qa.api import read_users, serve
 
-    serve(_settings(args), host=args.host, port=args.port)
+    auth_file = Path(args.auth_file) if args.auth_file else None
+    users = read_users(args.auth or (), file=auth_file)
+    serve(
+        _settings(args),
+        host=args.host,
+        port=args.port,
+        users=users,
+        read_only=args.read_only,
+        allow_write=args.allow_write,
+    )
     return 0
 
 
@@ -113,17 +123,37 @@ def parser() -> argparse.ArgumentParser:
     a = sub.add_parser("ask", help="ask a question")
     a.add_argument("question")
     a.add_argument("--index", help=f"index folder (default {DEFAULTS.index_dir})")
-    a.add_argument("-k", type=int, default=DEFAULTS.top_k, help="passages to show (default 5)")
+    a.add_argument(
+        "-k", type=int, default=DEFAULTS.top_k, help="passages to show, 1 to 20 (default 5)"
+    )
     a.add_argument("--json", action="store_true", help="print the hits as JSON")
     a.set_defaults(func=cmd_ask)
 
-    s = sub.add_parser("serve", help="start the web UI")
+    s = sub.add_parser("serve", help="start the web page and the HTTP API")
     s.add_argument("--corpus", help=f"documents folder (default {DEFAULTS.corpus_dir})")
     s.add_argument("--index", help=f"index folder (default {DEFAULTS.index_dir})")
     s.add_argument("--model", help="embedding model for a (re)build")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    s.add_argument("--port", type=int, default=7860)
+    s.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     s.add_argument("--no-ocr", action="store_true", help=_NO_OCR)
+    s.add_argument(
+        "--auth",
+        action="append",
+        metavar="USER:PASSWORD",
+        help="turn on sign-in for the page and the API (repeat for more users; or set "
+        "QA_AUTH=USER:PASSWORD, which keeps the password out of the process list)",
+    )
+    s.add_argument("--auth-file", metavar="FILE", help="users to sign in, one USER:PASSWORD a line")
+    s.add_argument("--read-only", action="store_true", help="questions only: no upload, no rebuild")
+    s.add_argument(
+        "--allow-write",
+        action="store_true",
+        help="on a non-loopback address without --auth, let anyone upload and rebuild "
+        "(by default such a server answers questions only)",
+    )
+    s.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log details"
+    )
     s.set_defaults(func=cmd_serve)
     return p
 

@@ -14,7 +14,11 @@ the model folder (the default model) or the cache. A model the light encoder can
 runs on torch whatever the setting. Builds use every core; questions ``Settings.query_threads``.
 
 Nothing heavy is loaded to learn a model's :attr:`~Embedder.fingerprint`, and a question never
-imports torch when the export exists (a fast ``qa ask``)."""
+imports torch when the export exists (a fast ``qa ask``).
+
+Thread safety: an Embedder may be called from many threads at once (a server's requests). The
+ONNX encoder shares only read-only state (see :class:`qa.encoder.OnnxEncoder`); encoding with
+sentence-transformers runs one call at a time (its tokenizer is shared and mutable)."""
 
 from __future__ import annotations
 
@@ -117,6 +121,7 @@ class Embedder:
         self._encoders: dict[tuple[str, int], Any] = {}
         self._query_threads: int | None = None
         self._lock = threading.RLock()
+        self._torch_lock = threading.Lock()  # around sentence-transformers' encode
 
     # -- where the model is ---------------------------------------------------------------
     def _resolve(self) -> Path | str:
@@ -299,15 +304,24 @@ class Embedder:
             enc = self.onnx_encoder(1 if build else None)
             parallel = (os.cpu_count() or 1) if build else 1
             return lambda texts, prompt, batch: enc.encode(texts, prompt, batch, parallel)
-        model = self.model
-        return lambda texts, prompt, batch: model.encode(
-            texts,
-            prompt_name=prompt,
-            batch_size=batch,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        )
+        model, lock = self.model, self._torch_lock
+
+        def run(texts: list[str], prompt: str | None, batch: int) -> np.ndarray:
+            # One call at a time: sentence-transformers shares one Hugging Face fast tokenizer,
+            # which older tokenizers releases refuse to use from two threads at once ("Already
+            # borrowed") when one call changes its truncation or padding. Measured with 16
+            # threads (bench/bench_threads.py): the lock keeps 0.86 of the throughput.
+            with lock:
+                return model.encode(
+                    texts,
+                    prompt_name=prompt,
+                    batch_size=batch,
+                    convert_to_numpy=True,
+                    normalize_embeddings=True,
+                    show_progress_bar=False,
+                )
+
+        return run
 
     # -- loading --------------------------------------------------------------------------
     def warm_up(self) -> None:

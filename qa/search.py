@@ -746,17 +746,19 @@ class Retriever:
         return hits
 
 
-_RETRIEVERS: dict[Path, Retriever] = {}
+_RETRIEVERS: dict[tuple[Path, Settings], Retriever] = {}
 _RLOCK = threading.Lock()
 
 
 def get_retriever(index: Path | str | None = None, settings: Settings = DEFAULTS) -> Retriever:
-    """The process-wide retriever of an index folder (loaded once, refreshed after rebuilds)."""
+    """The process-wide retriever of an index folder with these settings (loaded once,
+    refreshed after rebuilds): a call with other settings gets its own retriever, never one
+    that answers with the first call's settings."""
     folder = Path(index if index is not None else settings.index_dir).resolve()
     with _RLOCK:
-        r = _RETRIEVERS.get(folder)
+        r = _RETRIEVERS.get((folder, settings))
         if r is None:
-            r = _RETRIEVERS[folder] = Retriever(folder, settings)
+            r = _RETRIEVERS[(folder, settings)] = Retriever(folder, settings)
     return r
 
 

@@ -101,5 +101,9 @@ class Settings:
     # answer confidence below which the UI/CLI say the documents do not seem to answer
     answer_threshold: float = 0.5
 
+    # serving: questions answered at once by one server (page, Gradio API and HTTP API
+    # together); more wait their turn (measured in bench/bench_load.py)
+    concurrent_questions: int = 4
+
 
 DEFAULTS = Settings()

@@ -1,45 +1,45 @@
-"""The web UI: ask questions of the corpus in a browser, read the answers in context, list the
-indexed documents, upload new ones and rebuild the index.
+"""The web page: layout and rendering only. Ask questions of the corpus in a browser, read the
+answers in context, list the indexed documents and, when the server allows it, upload new ones
+and rebuild the index.
 
-``build_app(settings)`` returns the :class:`gradio.Blocks`; ``serve(settings, host, port)``
-(used by ``app.py`` and ``qa serve``) brings the index up to date, loads the model and the index
-once and starts the server. Every request reuses that one :class:`~qa.search.Retriever`; a
-rebuild from the page swaps the new index in only when it is complete, so questions keep being
-answered from the old one meanwhile.
+``build_app(service)`` returns the :class:`gradio.Blocks` over a :class:`qa.service.QAService`
+(which answers, lists, saves uploads and rebuilds: the same core as the CLI and the HTTP API);
+:mod:`qa.api` serves it. A read-only service gets a page without upload and rebuild (their
+events do not exist, so they cannot be called through Gradio's API either).
 
 Safety: every piece of document text, file name and question goes through :func:`esc`
 (``html.escape``) before it is put into HTML. Highlighted passages are built by escaping each
 segment of the raw text separately and inserting our own ``<mark>``/``<strong>`` tags between
 them (the spans are character offsets in the raw text, so they are never applied to escaped
-text). Uploaded file names are checked by :func:`sanitize_upload_name`.
+text). Uploaded file names are checked by :func:`qa.service.sanitize_upload_name`.
 
-The pure rendering and sanitising functions import neither gradio nor torch, so their unit
-tests stay fast."""
+The pure rendering functions import neither gradio nor torch, so their unit tests stay fast."""
 
 from __future__ import annotations
 
-import dataclasses
 import html
-import ipaddress
 import itertools
 import logging
-import os
 import re
-import sys
-import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.settings import DEFAULTS, Settings
+from qa.service import (
+    DEFAULT_K,
+    MAX_UPLOAD_BYTES,
+    QAService,
+    ReadOnlyError,
+    error_message,
+    shown_answer,
+    size_text,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import gradio as gr
 
-    from qa.search import Hit, Retriever
+    from qa.search import Hit
 
 log = logging.getLogger("qa")
 
@@ -54,16 +54,10 @@ EXAMPLES: tuple[str, ...] = (
 )
 #: The document of the default corpus the examples are about (examples show when it is there).
 EXAMPLE_DOC = "guangzhou-police-five-year-work-report.txt"
-#: Largest file the upload control accepts.
-MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 #: Questions kept in one session's history (oldest dropped first).
 MAX_HISTORY = 20
-#: Passages shown per question: default and slider maximum.
-DEFAULT_K = 3
-MAX_K = 10
-#: Neighbouring chunks shown around a passage when its context is expanded.
-CONTEXT_BEFORE = 1
-CONTEXT_AFTER = 1
+#: The passages slider's maximum (the API allows up to :data:`qa.service.MAX_K`).
+SLIDER_MAX_K = 10
 
 
 # ------------------------------------------------------------------------------------------
@@ -226,14 +220,14 @@ def render_answer(
 
     best = hits[0]
     out = []
-    if best.confidence < threshold:
+    shown = shown_answer(hits, threshold)
+    if not shown.confident:
         out.append(f'<div class="qa-notice qa-noanswer">{esc(NO_ANSWER)}</div>')
         out.append('<div class="qa-closest">最接近的段落 / The closest passages:</div>')
         best_cls = "qa-best qa-weak"
     else:
-        words = best.answer_text or best.sentence
         out.append(
-            f'<div class="qa-answer-line">答案 / Answer: <strong class="ans">{esc(words)}'
+            f'<div class="qa-answer-line">答案 / Answer: <strong class="ans">{esc(shown.text)}'
             "</strong></div>"
         )
         best_cls = "qa-best"
@@ -283,14 +277,6 @@ def render_history(turns: Sequence[Turn]) -> str:
 # ------------------------------------------------------------------------------------------
 # the documents tab
 # ------------------------------------------------------------------------------------------
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)  # pragma: no cover
-
-
 def _reader(d: Any) -> str:
     """How a document was read, e.g. "pdf text layer + ocr (2 of 6 pages by OCR)"."""
     reader = str(getattr(d, "reader", "text"))
@@ -322,7 +308,7 @@ def render_documents(
     rows = "".join(
         f"<tr><td>{esc(d.path)}</td><td class='num'>{int(d.pages) or '—'}</td>"
         f"<td>{esc(_reader(d))}</td><td class='num'>{int(d.chunks)}</td>"
-        f"<td>{esc(d.encoding or '—')}</td><td class='num'>{_size(int(d.size))}</td>"
+        f"<td>{esc(d.encoding or '—')}</td><td class='num'>{size_text(int(d.size))}</td>"
         f"<td>{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(d.indexed_at))}</td></tr>"
         for d in docs
     )
@@ -350,118 +336,6 @@ def render_documents(
 # ------------------------------------------------------------------------------------------
 # uploads
 # ------------------------------------------------------------------------------------------
-class UploadRefused(ValueError):
-    """An uploaded file that is not saved; the message says why."""
-
-
-_BAD_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
-
-
-def sanitize_upload_name(name: str, extensions: Sequence[str] = DEFAULTS.extensions) -> str:
-    """The name an uploaded file is saved under in the corpus folder, or
-    :class:`UploadRefused` saying why it cannot be.
-
-    Only a plain file name is accepted: no path separators or ``..``, no NUL, control or
-    invisible format characters (bidi overrides), not hidden (leading dot), at most 200
-    characters, and ending in one of ``extensions`` (case-insensitive). The name is NFC
-    normalised and stripped of surrounding spaces."""
-    if not isinstance(name, str):
-        raise UploadRefused("the file has no name")
-    name = unicodedata.normalize("NFC", name).strip()
-    shown = repr(name)[1:-1][:80]
-    if not name:
-        raise UploadRefused("the file has no name")
-    if "\0" in name:
-        raise UploadRefused(f"{shown}: the name contains a NUL character")
-    if "/" in name or "\\" in name:
-        raise UploadRefused(f"{shown}: the name must not contain a path (/ or \\)")
-    if name in (".", "..") or ".." in name:
-        raise UploadRefused(f"{shown}: the name must not contain '..'")
-    if any(unicodedata.category(c) in _BAD_CATEGORIES for c in name):
-        raise UploadRefused(f"{shown}: the name contains control or invisible characters")
-    if name.startswith("."):
-        raise UploadRefused(f"{shown}: hidden file names (starting with '.') are not indexed")
-    if len(name) > 200 or len(name.encode("utf-8")) > 240:
-        raise UploadRefused(f"{shown}: the name is too long")
-    exts = tuple(e.lower() for e in extensions)
-    if not name.lower().endswith(exts) or name.lower() in exts:
-        raise UploadRefused(f"{shown}: only {', '.join(exts)} files can be added")
-    return name
-
-
-def save_upload(
-    src: Path | str,
-    corpus_dir: Path,
-    name: str | None = None,
-    replace: bool = False,
-    extensions: Sequence[str] = DEFAULTS.extensions,
-    max_bytes: int = MAX_UPLOAD_BYTES,
-) -> Path:
-    """Copy the uploaded file ``src`` into ``corpus_dir`` under the sanitised ``name`` (default:
-    ``src``'s own name). Never overwrites an existing file unless ``replace``; the file appears
-    whole or not at all (written to a hidden temporary file, then linked/renamed into place).
-    Raises :class:`UploadRefused` with the reason."""
-    src = Path(src)
-    final = sanitize_upload_name(name if name is not None else src.name, extensions)
-    try:
-        size = src.stat().st_size
-    except OSError as e:
-        raise UploadRefused(f"{final}: cannot read the upload ({e.strerror})") from None
-    if size > max_bytes:
-        raise UploadRefused(f"{final}: {_size(size)} is larger than the {_size(max_bytes)} limit")
-    corpus_dir.mkdir(parents=True, exist_ok=True)
-    dest = corpus_dir / final
-    if (dest.exists() or dest.is_symlink()) and not replace:
-        raise UploadRefused(
-            f"{final}: a file with this name is already in the corpus (tick 'replace' to overwrite)"
-        )
-    if dest.is_dir():
-        raise UploadRefused(f"{final}: a folder with this name is in the corpus")
-    tmp = corpus_dir / f".upload-{os.getpid()}-{threading.get_ident()}-{os.urandom(4).hex()}.part"
-    try:
-        with src.open("rb") as fin, tmp.open("xb") as fout:
-            copied = 0
-            while block := fin.read(1 << 20):
-                copied += len(block)
-                if copied > max_bytes:
-                    raise UploadRefused(f"{final}: larger than the {_size(max_bytes)} limit")
-                fout.write(block)
-            fout.flush()
-            os.fsync(fout.fileno())
-        if replace:
-            os.replace(tmp, dest)
-        else:
-            try:
-                os.link(tmp, dest)  # atomic and refuses to overwrite
-            except FileExistsError:
-                raise UploadRefused(
-                    f"{final}: a file with this name is already in the corpus "
-                    "(tick 'replace' to overwrite)"
-                ) from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dest
-
-
-def save_uploads(
-    files: Iterable[Any] | None,
-    corpus_dir: Path,
-    replace: bool = False,
-    extensions: Sequence[str] = DEFAULTS.extensions,
-) -> tuple[list[str], list[str]]:
-    """Save several uploads; returns (saved names, refusal messages)."""
-    saved, refused = [], []
-    for f in files or []:
-        path = Path(getattr(f, "name", None) or str(f))
-        try:
-            saved.append(save_upload(path, corpus_dir, replace=replace, extensions=extensions).name)
-        except UploadRefused as e:
-            refused.append(str(e))
-        except OSError as e:
-            refused.append(f"{path.name}: cannot save ({e.strerror or e})")
-    return saved, refused
-
-
 def render_upload_result(saved: Sequence[str], refused: Sequence[str]) -> str:
     """The upload outcome as HTML."""
     out = []
@@ -549,134 +423,55 @@ def theme() -> Any:
     return gr.themes.Default(font=list(FONTS), font_mono=["ui-monospace", "monospace"])
 
 
-class QAService:
-    """What the handlers share: the settings and one retriever (loaded once)."""
-
-    def __init__(self, settings: Settings, retriever: Retriever | None = None) -> None:
-        from qa.search import Retriever
-
-        self.settings = settings
-        self.retriever = retriever or Retriever(settings.index_dir, settings)
-        self.build_lock = threading.Lock()
-
-    # -- asking ----------------------------------------------------------------------------
-    def refresh(self) -> None:
-        """Pick up an index rebuilt by another process (``qa build``), keeping the loaded one
-        if the new one cannot be loaded (:meth:`qa.search.Retriever.refresh`)."""
-        self.retriever.refresh()
-
-    def hits(self, question: str, k: int, previous: Sequence[str] = ()) -> list[Hit]:
-        """Validated retrieval (``ValueError``/``IndexProblem``/``ModelError`` on failure).
-        A follow-up question is read together with the ``previous`` one (see
-        :func:`qa.search.contextualize`)."""
-        from qa.search import clean_question, contextualize
-
-        clean_question(question, self.settings)  # a clear error before touching the index
-        k = max(1, min(int(k or DEFAULT_K), MAX_K))
-        self.refresh()
-        return self.retriever.run(contextualize(question, previous), k)
-
-    def context_for(self, hit: Hit) -> list[Any] | None:
-        """The chunks around ``hit`` in its document, the hit's own passage in the middle as
-        one item (``None`` if the index changed since)."""
-        from qa.chunk import join_chunks
-
-        idx = self.retriever.index
-        ids = hit.chunks or (hit.chunk,)
-        if not all(0 <= j < len(idx.chunks) for j in ids):
-            return None
-        own = [idx.chunks[j] for j in ids]
-        if join_chunks(own) != hit.text:
-            return None
-        before = idx.neighbours(ids[0], before=CONTEXT_BEFORE, after=0)[:-1]
-        after = idx.neighbours(ids[-1], before=0, after=CONTEXT_AFTER)[1:]
-        return [*before, dataclasses.replace(own[0], text=hit.text), *after]
-
-    def answer_html(self, question: str, k: int, previous: Sequence[str] = ()) -> str:
-        """The rendered answer, or the error as a message."""
-        from qa.search import contextualize
-
-        try:
-            hits = self.hits(question, k, previous)
-        except Exception as e:
-            return render_error(_error_message(e))
-        html = render_answer(hits, self.settings.answer_threshold, self.context_for)
-        read_as = contextualize(question, previous)
-        if read_as != question:
-            html = f'<div class="qa-readas">理解为 / read as: {esc(read_as)}</div>' + html
-        return html
-
-    # -- documents -------------------------------------------------------------------------
-    def documents_html(self) -> str:
-        from qa.index import IndexProblem, stale_reason
-
-        st = self.settings
-        try:
-            stale = stale_reason(st.index_dir, st.corpus_dir, st)
-        except Exception as e:  # the listing must still show
-            stale = f"cannot compare with the corpus: {e}"
-        try:
-            self.refresh()
-            idx = self.retriever.index
-        except (IndexProblem, Exception) as e:
-            return render_documents([], error=_error_message(e))
-        return render_documents(idx.documents(), idx.manifest.get("skipped", []), stale)
-
-    # -- rebuilding ------------------------------------------------------------------------
-    def rebuild(self, progress: Callable[[float, str], None] | None = None) -> str:
-        """Build the index of the corpus and swap it in; the summary (or error) as HTML.
-        Questions keep being answered from the loaded index until the new one is ready."""
-        from qa.index import BuildLockedError, build_index
-
-        st = self.settings
-        if not self.build_lock.acquire(blocking=False):
-            return render_error("a rebuild is already running: wait for it to finish")
-        try:
-            report = build_index(
-                st.corpus_dir, st.index_dir, model=st.model, settings=st, progress=progress
-            )
-            self.retriever.reload()
-        except BuildLockedError as e:
-            return render_error(str(e))
-        except Exception as e:
-            log.exception("rebuild failed")
-            return render_error(f"the rebuild failed: {_error_message(e)}")
-        finally:
-            self.build_lock.release()
-        return (
-            '<div class="qa-ok">✓ 索引已重建 / The index was rebuilt.</div>'
-            f'<pre class="qa-summary">{esc(report.summary())}</pre>'
-        )
+# ------------------------------------------------------------------------------------------
+# the service's answers as HTML
+# ------------------------------------------------------------------------------------------
+def answer_html(svc: QAService, question: str, k: int, previous: Sequence[str] = ()) -> str:
+    """The rendered answer to ``question`` (a follow-up read with the ``previous`` ones), or
+    the error as a message."""
+    try:
+        answer = svc.ask(question, k, previous)
+    except Exception as e:
+        return render_error(error_message(e))
+    out = render_answer(answer.hits, svc.settings.answer_threshold, svc.context)
+    if answer.read_as != question:
+        out = f'<div class="qa-readas">理解为 / read as: {esc(answer.read_as)}</div>' + out
+    return out
 
 
-def _error_message(e: BaseException) -> str:
-    """A one-line message for the page (no traceback)."""
-    from qa.embed import ModelError
-    from qa.index import IndexProblem
+def documents_html(svc: QAService) -> str:
+    """The Documents tab's listing."""
+    view = svc.documents()
+    return render_documents(view.documents, view.skipped, view.stale, view.error)
 
-    if isinstance(e, (ValueError, IndexProblem, ModelError, FileNotFoundError)):
-        return str(e)
-    log.error("unexpected error", exc_info=e)
-    return f"{type(e).__name__}: {e}"
+
+def rebuild_html(svc: QAService, progress: Callable[[float, str], None] | None = None) -> str:
+    """Rebuild the index; the summary (or why not) as HTML."""
+    try:
+        report = svc.rebuild(progress)
+    except Exception as e:
+        return render_error(f"the rebuild failed: {error_message(e)}")
+    status = svc.rebuild_status()
+    return (
+        '<div class="qa-ok">✓ 索引已重建 / The index was rebuilt.</div>'
+        f'<pre class="qa-summary">{esc(status.summary or report.summary())}</pre>'
+    )
 
 
 def _constant(value: Any) -> Callable[[], Any]:
     return lambda: value
 
 
-def build_app(
-    settings: Settings = DEFAULTS,
-    retriever: Retriever | None = None,
-    examples: Sequence[str] | None = None,
-) -> gr.Blocks:
-    """The Gradio app: an Ask tab (question box, passages slider, history, examples) and a
-    Documents tab (indexed and skipped files, upload, rebuild), plus the ``/ask`` API endpoint
-    returning the same JSON as ``qa ask --json``.
+def build_app(svc: QAService, examples: Sequence[str] | None = None) -> gr.Blocks:
+    """The Gradio app over ``svc``: an Ask tab (question box, passages slider, history,
+    examples) and a Documents tab (indexed and skipped files; upload and rebuild when
+    ``svc.writable``), plus the ``/ask`` Gradio API endpoint returning the same JSON as
+    ``qa ask --json``.
 
     ``examples`` defaults to :data:`EXAMPLES` when the corpus holds :data:`EXAMPLE_DOC`."""
     import gradio as gr
 
-    svc = QAService(settings, retriever)
+    settings = svc.settings
     if examples is None:
         examples = EXAMPLES if (settings.corpus_dir / EXAMPLE_DOC).exists() else ()
     ext_list = " / ".join(settings.extensions)
@@ -689,19 +484,19 @@ def build_app(
                 "请输入问题 / The question is empty: type a question about the documents."
             )
             return turns, gr.skip(), msg, gr.skip()
-        answer = svc.answer_html(q, int(k), previous=[t.question for t in turns])
+        answer = answer_html(svc, q, int(k), previous=[t.question for t in turns])
         turns = [*turns, Turn(" ".join(q.split())[:500], answer, time.time())][-MAX_HISTORY:]
         return turns, render_history(turns), "", ""
 
     def ask_api(question: str, k: int = DEFAULT_K) -> list[dict]:
         """The passages that best answer ``question``, best first, as the list of hit dicts
         that ``qa ask --json`` prints (text, score, doc, section, start, end, highlights,
-        answer, confidence, chunk)."""
+        answer, confidence, chunk, chunks, page)."""
         try:
-            hits = svc.hits(question, k)
+            answer = svc.ask(question, k)
         except Exception as e:
-            raise gr.Error(_error_message(e)) from None
-        return [h.to_dict() for h in hits]
+            raise gr.Error(error_message(e)) from None
+        return [h.to_dict() for h in answer.hits]
 
     def clear() -> tuple[Any, ...]:
         return [], render_history([]), ""
@@ -709,30 +504,34 @@ def build_app(
     def upload(files: Any, replace: bool) -> tuple[Any, ...]:
         if not files:
             return gr.skip(), gr.skip(), gr.skip()
-        saved, refused = save_uploads(
-            files if isinstance(files, list) else [files],
-            settings.corpus_dir,
-            replace=bool(replace),
-            extensions=settings.extensions,
-        )
-        return render_upload_result(saved, refused), None, svc.documents_html()
+        try:
+            saved, refused = svc.save_uploads(
+                files if isinstance(files, list) else [files], replace=bool(replace)
+            )
+        except ReadOnlyError as e:
+            return render_error(str(e)), None, gr.skip()
+        return render_upload_result(saved, refused), None, documents_html(svc)
 
     def rebuild(progress: gr.Progress = gr.Progress()) -> tuple[str, str]:  # noqa: B008
         def cb(fraction: float, message: str) -> None:
             progress(max(0.0, min(1.0, fraction)), desc=message)
 
         progress(0.0, desc="starting the rebuild")
-        summary = svc.rebuild(cb)
-        return summary, svc.documents_html()
+        summary = rebuild_html(svc, cb)
+        return summary, documents_html(svc)
+
+    def list_documents() -> str:
+        return documents_html(svc)
 
     # uploaded files are copied into the corpus at once: drop gradio's copies after an hour
     with gr.Blocks(
         title="文档问答 / Document QA", analytics_enabled=False, delete_cache=(3600, 3600)
     ) as demo:
+        mode = "" if svc.writable else " · 只读 / read-only"
         gr.HTML(
             "<h1 style='margin:0'>文档问答 / Ask the documents</h1>"
             f"<div class='qa-meta'>语料 / corpus: <code>{esc(settings.corpus_dir)}</code> · "
-            f"索引 / index: <code>{esc(settings.index_dir)}</code></div>",
+            f"索引 / index: <code>{esc(settings.index_dir)}</code>{mode}</div>",
             js_on_load=None,
         )
         gr.api(ask_api, api_name="ask")  # first, so that no UI event takes the name
@@ -754,7 +553,7 @@ def build_app(
                 with gr.Row():
                     k = gr.Slider(
                         1,
-                        MAX_K,
+                        SLIDER_MAX_K,
                         value=DEFAULT_K,
                         step=1,
                         label="显示段落数 / Passages to show",
@@ -779,27 +578,35 @@ def build_app(
                 docs = gr.HTML("", elem_id="documents", js_on_load=None)
                 with gr.Row():
                     refresh_btn = gr.Button("刷新 / Refresh list", size="sm")
-                gr.Markdown(
-                    f"#### 添加文档 / Add documents\n{ext_list} files, at most "
-                    f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB each. They are saved into the "
-                    "corpus folder; press Rebuild to index them."
-                )
-                files = gr.File(
-                    label="上传 / Upload",
-                    height=150,
-                    file_count="multiple",
-                    file_types=list(settings.extensions),
-                    type="filepath",
-                    elem_id="upload",
-                )
-                replace = gr.Checkbox(
-                    label="替换同名文件 / Replace existing files with the same name", value=False
-                )
-                upload_status = gr.HTML("", elem_id="upload-status", js_on_load=None)
-                rebuild_btn = gr.Button(
-                    "重建索引 / Rebuild the index", variant="primary", elem_id="rebuild"
-                )
-                build_status = gr.HTML("", elem_id="build-status", js_on_load=None)
+                if svc.writable:
+                    gr.Markdown(
+                        f"#### 添加文档 / Add documents\n{ext_list} files, at most "
+                        f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB each. They are saved into the "
+                        "corpus folder; press Rebuild to index them."
+                    )
+                    files = gr.File(
+                        label="上传 / Upload",
+                        height=150,
+                        file_count="multiple",
+                        file_types=list(settings.extensions),
+                        type="filepath",
+                        elem_id="upload",
+                    )
+                    replace = gr.Checkbox(
+                        label="替换同名文件 / Replace existing files with the same name",
+                        value=False,
+                    )
+                    upload_status = gr.HTML("", elem_id="upload-status", js_on_load=None)
+                    rebuild_btn = gr.Button(
+                        "重建索引 / Rebuild the index", variant="primary", elem_id="rebuild"
+                    )
+                    build_status = gr.HTML("", elem_id="build-status", js_on_load=None)
+                else:
+                    gr.HTML(
+                        '<div class="qa-meta" id="read-only">只读 / This server is read-only: '
+                        "documents cannot be added and the index cannot be rebuilt here.</div>",
+                        js_on_load=None,
+                    )
 
         ask_io: dict[str, Any] = {
             "fn": chat,
@@ -815,113 +622,26 @@ def build_app(
                 **ask_io
             )
         clear_btn.click(clear, None, [turns, history, status], api_visibility="private")
-        files.upload(
-            upload,
-            [files, replace],
-            [upload_status, files, docs],
-            api_visibility="undocumented",
-            concurrency_limit=1,
-            concurrency_id="corpus",
-        )
-        rebuild_btn.click(
-            rebuild,
-            None,
-            [build_status, docs],
-            api_visibility="undocumented",
-            concurrency_limit=1,
-            concurrency_id="corpus",
-        )
-        refresh_btn.click(svc.documents_html, None, docs, api_visibility="private")
-        # the listing compares the corpus with the index (reads every file): only when looked at
-        docs_tab.select(svc.documents_html, None, docs, api_visibility="private")
+        if svc.writable:
+            files.upload(
+                upload,
+                [files, replace],
+                [upload_status, files, docs],
+                api_visibility="undocumented",
+                concurrency_limit=1,
+                concurrency_id="corpus",
+            )
+            rebuild_btn.click(
+                rebuild,
+                None,
+                [build_status, docs],
+                api_visibility="undocumented",
+                concurrency_limit=1,
+                concurrency_id="corpus",
+            )
+        refresh_btn.click(list_documents, None, docs, api_visibility="private")
+        # the listing compares the corpus with the index: only when looked at (and the
+        # service re-reads the files only when their sizes or times changed)
+        docs_tab.select(list_documents, None, docs, api_visibility="private")
     demo.qa_service = svc  # type: ignore[attr-defined]
-    return demo
-
-
-# ------------------------------------------------------------------------------------------
-# start-up
-# ------------------------------------------------------------------------------------------
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def prepare_index(settings: Settings, out: Any = None) -> None:
-    """Build the index if it is missing or stale, with a progress bar in the terminal."""
-    from qa.index import BuildLockedError, build_index, stale_reason
-
-    out = out or sys.stderr
-    reason = stale_reason(settings.index_dir, settings.corpus_dir, settings)
-    if reason is None:
-        return
-    if not (settings.index_dir / "CURRENT").exists():
-        reason = "no index yet"
-    print(f"qa: building the index of {settings.corpus_dir} ({reason}) ...", file=out, flush=True)
-    last = [""]
-
-    def phase(_fraction: float, message: str) -> None:
-        if "/" not in message and message != last[0]:  # "embedding 3/40": tqdm shows those
-            print(f"qa: {message}", file=out, flush=True)
-            last[0] = message
-
-    kwargs = {"model": settings.model, "settings": settings, "progress": phase}
-    try:
-        report = build_index(
-            settings.corpus_dir, settings.index_dir, show_progress_bar=True, **kwargs
-        )
-    except BuildLockedError as e:
-        print(f"qa: {e}; waiting ...", file=out, flush=True)
-        report = build_index(
-            settings.corpus_dir, settings.index_dir, show_progress_bar=True, wait=True, **kwargs
-        )
-    print(report.summary(), file=out, flush=True)
-
-
-def serve(
-    settings: Settings = DEFAULTS,
-    host: str = "127.0.0.1",
-    port: int = 7860,
-    *,
-    build: bool = True,
-    block: bool = True,
-    quiet: bool = False,
-) -> gr.Blocks:
-    """Start the web UI: bring the index up to date (``build``), load the model and the index
-    once, and serve on ``host:port`` (loopback unless told otherwise). Blocks until stopped
-    unless ``block=False`` (then returns the running app; ``demo.close()`` stops it)."""
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from qa.search import Retriever
-
-    if not _is_loopback(host):
-        print(
-            f"qa: warning: serving on {host}: anyone who can reach this address can read the "
-            "documents, upload files and rebuild the index",
-            file=sys.stderr,
-        )
-    if build:
-        prepare_index(settings)
-    retriever = Retriever(settings.index_dir, settings)  # sets torch's query threads
-    try:
-        retriever.warm_up()
-    except Exception as e:  # the page shows it; the server still starts (upload + rebuild)
-        print(f"qa: warning: {_error_message(e)}", file=sys.stderr)
-    demo = build_app(settings, retriever)
-    demo.queue(default_concurrency_limit=4, max_size=64)
-    demo.launch(
-        server_name=host,
-        server_port=port,
-        max_file_size=MAX_UPLOAD_BYTES,
-        theme=theme(),
-        css=CSS,
-        show_error=False,
-        quiet=quiet,
-        prevent_thread_lock=not block,
-        ssr_mode=False,
-        footer_links=["api"],
-        mcp_server=False,
-    )
     return demo

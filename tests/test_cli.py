@@ -76,6 +76,13 @@ def test_errors_are_one_line(built, tmp_path):
     assert r.returncode == 1 and "qa build" in r.stderr and "Traceback" not in r.stderr
     r = qa("build", "--corpus", str(tmp_path / "missing"), "--index", str(tmp_path / "i"))
     assert r.returncode == 1 and "does not exist" in r.stderr
+    for k in ("0", "-1", "1000000000"):  # 0 no longer means "the default"
+        r = qa("ask", "问题", "--index", str(work / "index"), "-k", k)
+        assert r.returncode == 1 and "k must be from 1 to 20" in r.stderr, r.stderr
+    r = qa("serve", "--auth", "nopassword", "--index", str(work / "index"))
+    assert r.returncode == 1 and "USER:PASSWORD" in r.stderr and "Traceback" not in r.stderr
+    r = qa("serve", "--auth-file", str(tmp_path / "none"), "--index", str(work / "index"))
+    assert r.returncode == 1 and "cannot read the users file" in r.stderr
 
 
 @needs_chromium

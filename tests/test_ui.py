@@ -25,17 +25,15 @@ from documents import CHROMIUM_FLAGS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qa.service import UploadRefused, sanitize_upload_name, save_upload
 from qa.ui import (
     NO_ANSWER,
-    UploadRefused,
     esc,
     highlight_html,
     render_answer,
     render_documents,
     render_history,
     safe_text,
-    sanitize_upload_name,
-    save_upload,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
