@@ -76,7 +76,7 @@ class Settings:
     ann_above: int = 200_000
     ann_m: int = 32  # HNSW links per node
     ann_ef_construction: int = 80
-    ann_ef: int = 128  # HNSW search breadth (at least `candidates`)
+    ann_ef: int = 256  # HNSW search breadth (at least `candidates`): bench/bench_ann.py
 
     # retrieval
     top_k: int = 5
