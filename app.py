@@ -1,5 +1,5 @@
 """Start the web UI: ``python app.py [--corpus DIR] [--index DIR] [--host H] [--port P]
-[--model NAME] [--no-ocr]``.
+[--model NAME] [--no-ocr] [--store milvus:URI]``.
 
 Builds the index first if it is missing or out of date, then serves on http://127.0.0.1:7860
 (another address only when ``--host`` says so). The logic lives in :mod:`qa.ui`; ``qa serve``
@@ -31,6 +31,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--no-ocr", action="store_true", help="do not read scans and images by OCR (skipped)"
     )
+    p.add_argument(
+        "--store",
+        default="",
+        help="answer from Milvus (published first): milvus:PATH.db or milvus:http://HOST:19530",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log details")
     args = p.parse_args(argv)
     logging.basicConfig(
@@ -42,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         over["model"] = args.model
     if args.no_ocr:
         over["ocr"] = False
+    if args.store:
+        over["store"] = args.store
     settings = dataclasses.replace(DEFAULTS, **over)
 
     from qa.embed import ModelError
@@ -49,6 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from qa.ui import serve
 
     try:
+        if settings.store:
+            from qa.milvus import parse_store, publish_folder
+
+            parse_store(settings.store)
+            publish_folder(settings)
         serve(settings, host=args.host, port=args.port)
     except (IndexProblem, ModelError, FileNotFoundError, OSError, ValueError) as e:
         print(f"qa: error: {e}", file=sys.stderr)

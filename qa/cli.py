@@ -16,6 +16,10 @@ from qa.settings import DEFAULTS, Settings
 
 MARK_ON, MARK_OFF = "\033[1;33m", "\033[0m"
 _NO_OCR = "do not read scanned PDF pages and images by OCR (they are skipped)"
+_STORE = (
+    "milvus:PATH.db (Milvus Lite) or milvus:http://HOST:19530 (a server; token in "
+    "$QA_MILVUS_TOKEN); #NAME after it for another collection than qa"
+)
 ANS_ON = "\033[1;4;33m"
 
 
@@ -29,6 +33,11 @@ def _settings(args: argparse.Namespace) -> Settings:
         over["model"] = args.model
     if getattr(args, "no_ocr", False):
         over["ocr"] = False
+    if getattr(args, "store", None):
+        from qa.milvus import parse_store
+
+        parse_store(args.store)  # a bad store is refused before any work
+        over["store"] = args.store
     return dataclasses.replace(DEFAULTS, **over)
 
 
@@ -57,6 +66,11 @@ def cmd_build(args: argparse.Namespace) -> int:
         st.corpus_dir, st.index_dir, model=st.model, settings=st, show_progress_bar=True
     )
     print(report.summary())
+    if st.store:
+        from qa.index import load_index
+        from qa.milvus import publish
+
+        print(publish(load_index(st.index_dir), st.store).summary())
     return 0
 
 
@@ -90,7 +104,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from qa.ui import serve
 
-    serve(_settings(args), host=args.host, port=args.port)
+    st = _settings(args)
+    if st.store:
+        from qa.milvus import publish_folder
+
+        publish_folder(st)
+    serve(st, host=args.host, port=args.port)
     return 0
 
 
@@ -108,6 +127,7 @@ def parser() -> argparse.ArgumentParser:
         help=f"sentence-transformers model name or folder (default: the embedded {DEFAULTS.model})",
     )
     b.add_argument("--no-ocr", action="store_true", help=_NO_OCR)
+    b.add_argument("--store", help="then publish the index to Milvus: " + _STORE)
     b.set_defaults(func=cmd_build)
 
     a = sub.add_parser("ask", help="ask a question")
@@ -115,6 +135,7 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--index", help=f"index folder (default {DEFAULTS.index_dir})")
     a.add_argument("-k", type=int, default=DEFAULTS.top_k, help="passages to show (default 5)")
     a.add_argument("--json", action="store_true", help="print the hits as JSON")
+    a.add_argument("--store", help="answer from Milvus: " + _STORE)
     a.set_defaults(func=cmd_ask)
 
     s = sub.add_parser("serve", help="start the web UI")
@@ -124,6 +145,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=7860)
     s.add_argument("--no-ocr", action="store_true", help=_NO_OCR)
+    s.add_argument("--store", help="answer from Milvus (published first): " + _STORE)
     s.set_defaults(func=cmd_serve)
     return p
 
