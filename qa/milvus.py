@@ -221,8 +221,13 @@ def client(store: MilvusStore) -> Any:
         c = _CLIENTS.get(store.uri)
         if c is not None:
             return c
-        from pymilvus import MilvusClient
-
+        try:
+            from pymilvus import MilvusClient
+        except ImportError:
+            raise MilvusProblem(
+                "the Milvus client is not installed: pip install 'qa[milvus]' "
+                "(pymilvus, and milvus-lite for a local .db file)"
+            ) from None
         _quiet_libraries()
         if store.is_lite:
             Path(store.uri).parent.mkdir(parents=True, exist_ok=True)
