@@ -78,6 +78,8 @@ K1, B = 1.2, 0.75
 TERM_SPACE = 2**32 - 2
 EMPTY_DIM = TERM_SPACE
 BATCH = 256
+#: How many chunks' term ids a reader keeps (for the lexical coverage of candidates).
+TERM_SET_CACHE = 20_000
 #: Manifest text is stored in pieces of this many (ASCII) characters.
 PIECE = 60_000
 CHUNK_FIELDS = {"pk", "key", "born", "died", "dl", "chunk", "dense", "sparse"}
@@ -331,7 +333,7 @@ def read_pointer(store: MilvusStore) -> dict[str, Any] | None:
         if not c.has_collection(store.aux):
             return None
         _ensure_loaded(c, store, store.aux)
-        rows = c.query(store.aux, filter='pk == "current"', output_fields=["data"])
+        rows = c.get(store.aux, ids=["current"], output_fields=["data"])  # by key: fastest
     return json.loads(rows[0]["data"]) if rows else None
 
 
@@ -680,6 +682,7 @@ class MilvusLexical:
         self.position = {pk: i for i, pk in enumerate(self.pks)}
         self.n_docs, self.candidates = len(self.pks), candidates
         self._df: dict[int, int] = {}
+        self._terms: dict[int, np.ndarray] = {}  # chunk position -> its term ids
         self._lock = threading.Lock()
 
     def _dfs(self, tids: Iterable[int]) -> dict[int, int]:
@@ -702,13 +705,16 @@ class MilvusLexical:
         t = term_id(term)
         return idf(self._dfs([t])[t], self.n_docs)
 
+    def query_vector(self, terms: Iterable[str]) -> dict[int, float]:
+        """The question's sparse vector: the IDF of each of its terms that some chunk has."""
+        dfs = self._dfs({term_id(t) for t in set(terms)})
+        return {t: idf(df, self.n_docs) for t, df in dfs.items() if df > 0}
+
     def scores(self, terms: Iterable[str], k: int | None = None) -> np.ndarray:
         """BM25 score of every chunk for ``terms``: the best ``k`` (default: the retrieval
         candidates) scored, the others 0."""
         out = np.zeros(self.n_docs, dtype=np.float32)
-        tids = {term_id(t) for t in set(terms)}
-        dfs = self._dfs(tids)
-        query = {t: idf(df, self.n_docs) for t, df in dfs.items() if df > 0}
+        query = self.query_vector(terms)
         if not query or not self.n_docs:
             return out
         with _errors(self.store):
@@ -728,6 +734,27 @@ class MilvusLexical:
         """The most a chunk could score for ``terms``: every term at saturation."""
         return sum(self.idf(t) * (k1 + 1.0) for t in set(terms))
 
+    def _term_sets(self, ids: list[int]) -> list[np.ndarray]:
+        """The term ids of each chunk of ``ids`` (its sparse vector's dimensions), read from
+        Milvus for the chunks not in a bounded cache."""
+        with self._lock:
+            missing = [self.pks[i] for i in ids if i not in self._terms]
+        if missing:
+            with _errors(self.store):
+                rows = client(self.store).get(
+                    self.store.collection, ids=missing, output_fields=["sparse"]
+                )
+            got = {
+                self.position[r["pk"]]: np.fromiter(_sparse_keys(r["sparse"]), dtype=np.int64)
+                for r in rows
+            }
+            with self._lock:
+                if len(self._terms) + len(got) > TERM_SET_CACHE:
+                    self._terms.clear()
+                self._terms.update(got)
+        with self._lock:
+            return [self._terms.get(i, np.zeros(0, dtype=np.int64)) for i in ids]
+
     def coverage(self, terms: Iterable[str], ids: np.ndarray) -> np.ndarray:
         """For each chunk in ``ids``: the share of the query terms' IDF mass it contains
         (1.0: every query term occurs in it; terms no chunk has count against it)."""
@@ -738,15 +765,11 @@ class MilvusLexical:
         out = np.zeros(len(ids), dtype=np.float32)
         if total <= 0 or not len(ids):
             return out
-        pks = [self.pks[int(i)] for i in ids]
-        with _errors(self.store):
-            rows = client(self.store).query(
-                self.store.collection, filter=f"pk in {json.dumps(pks)}", output_fields=["sparse"]
-            )
-        have = {r["pk"]: set(_sparse_keys(r["sparse"])) for r in rows}
-        for j, pk in enumerate(pks):
-            keys = have.get(pk, set())
-            out[j] = sum(w for t, w in weight.items() if tmap[t] in keys)
+        keys = self._term_sets([int(i) for i in ids])
+        tids = np.array(list(tmap.values()), dtype=np.int64)
+        w = np.array([weight[t] for t in tmap], dtype=np.float64)
+        for j, have in enumerate(keys):
+            out[j] = float(w[np.isin(tids, have)].sum())
         return out / total
 
 
