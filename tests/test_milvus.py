@@ -341,3 +341,43 @@ def test_messages_never_show_a_password():
 def test_term_ids_are_stable():
     assert milvus.term_id("图书馆") == milvus.term_id("图书馆") < milvus.TERM_SPACE
     assert len({milvus.term_id(f"t{i}") for i in range(10000)}) >= 9998
+
+
+def test_readers_see_whole_versions_while_publishing(small, embedder):
+    """A reader that asks while publishes run sees one whole version at every moment."""
+    import threading
+
+    st = small
+    versions = []
+    for name in ("a.txt", "e.txt"):  # a.txt renamed to e.txt and back: two versions
+        for p in st.corpus_dir.glob("[ae].txt"):
+            p.unlink()
+        (st.corpus_dir / name).write_text(DOCS["a.txt"], encoding="utf-8")
+        build_index(st.corpus_dir, st.index_dir, settings=st, embedder=embedder)
+        versions.append(load_index(st.index_dir))
+    publish(versions[0], st.store)
+    doc_sets = [{c.doc for c in v.chunks} for v in versions]
+    r = Retriever(st.index_dir, st, embedder)
+    done = threading.Event()
+    seen: list[tuple[set[str], str]] = []
+    errors: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            while not done.is_set():
+                r.refresh()
+                hit = r.run("黄埔图书馆什么时候开放？", 1)[0]
+                seen.append(({c.doc for c in r.index.chunks}, hit.doc))
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    t = threading.Thread(target=ask)
+    t.start()
+    try:
+        for i in range(4):
+            publish(versions[(i + 1) % 2], st.store)
+    finally:
+        done.set()
+        t.join()
+    assert not errors, errors
+    assert seen and all(docs in doc_sets and doc in docs for docs, doc in seen)
