@@ -381,3 +381,47 @@ def test_readers_see_whole_versions_while_publishing(small, embedder):
         t.join()
     assert not errors, errors
     assert seen and all(docs in doc_sets and doc in docs for docs, doc in seen)
+
+
+def test_web_api_answers_from_milvus_as_from_files(small, tmp_path, embedder):
+    """python app.py --store: publishes the index, then the web API gives the hits that the
+    local index gives."""
+    import socket
+
+    from gradio_client import Client
+
+    st = small
+    store = f"milvus:{tmp_path / 'web.db'}"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    args = ["--corpus", str(st.corpus_dir), "--index", str(st.index_dir), "--store", store]
+    server = subprocess.Popen(
+        [sys.executable, os.path.join(root, "app.py"), *args, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"},
+    )
+    try:
+        log = []
+        for line in server.stdout:  # ends when the server exits
+            log.append(line)
+            if f"127.0.0.1:{port}" in line:
+                break
+        assert server.poll() is None, "".join(log)
+        client = Client(f"http://127.0.0.1:{port}", verbose=False)
+        q = "黄埔图书馆什么时候开放？"
+        hits = client.predict(q, 3, api_name="/ask")
+        local = Retriever(st.index_dir, dataclasses.replace(st, store=""), embedder).run(q, 3)
+        assert [(h["doc"], h["start"], h["text"]) for h in hits] == [
+            (h.doc, h.start, h.text) for h in local
+        ]
+    finally:
+        server.kill()
+        server.wait()
+    # what the server published is there for the next reader
+    pointer = milvus.read_pointer(parse_store(store))
+    assert pointer is not None and pointer["chunks"] == len(load_index(st.index_dir).chunks)
+    milvus.close(parse_store(store))
