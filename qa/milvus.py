@@ -14,8 +14,10 @@ Layout, for the collection ``qa``:
   dl / avgdl))`` by term id (a 32-bit hash of the term, stable across builds). The IDF is put
   on the query side: a question's sparse vector holds each term's IDF, so the inner product is
   exactly the local BM25 score, and adding documents does not make stored weights stale.
-* ``qa_aux``: the document frequency of each term id (what the query side's IDF needs), the
-  manifest, and the ``current`` pointer.
+* ``qa_aux``: the document frequency of each term id (what the query side's IDF needs) as
+  sparse vectors in :data:`SHARDS` rows by term id (a publish rewrites the rows whose terms
+  changed, a reader gets the rows of a question's terms by key), the manifest, and the
+  ``current`` pointer.
 
 Versions: every row carries the generation it was written in (``born``) and the one it was
 removed in (``died``, :data:`ALIVE` while in force). A reader reads the pointer (one row) and
@@ -83,7 +85,9 @@ TERM_SET_CACHE = 20_000
 #: Manifest text is stored in pieces of this many (ASCII) characters.
 PIECE = 60_000
 CHUNK_FIELDS = {"pk", "key", "born", "died", "dl", "chunk", "dense", "sparse"}
-AUX_FIELDS = {"pk", "kind", "born", "died", "tid", "df", "data", "v"}
+AUX_FIELDS = {"pk", "kind", "born", "died", "part", "data", "dfs"}
+#: The document frequencies are kept in this many rows (by term id modulo SHARDS).
+SHARDS = 256
 
 
 class MilvusProblem(IndexProblem):
@@ -371,15 +375,16 @@ def _create(c: Any, store: MilvusStore, dim: int, n: int) -> None:
     if not c.has_collection(store.aux):
         s = c.create_schema(auto_id=False, enable_dynamic_field=False)
         s.add_field("pk", DataType.VARCHAR, is_primary=True, max_length=64)
-        s.add_field("kind", DataType.VARCHAR, max_length=8)  # t: term, m: manifest, p: pointer
+        s.add_field("kind", DataType.VARCHAR, max_length=8)  # d: frequencies, m: manifest, p
         s.add_field("born", DataType.INT64)
         s.add_field("died", DataType.INT64)
-        s.add_field("tid", DataType.INT64)
-        s.add_field("df", DataType.INT64)
+        s.add_field("part", DataType.INT64)  # the shard of a d row, the piece of an m row
         s.add_field("data", DataType.VARCHAR, max_length=PIECE + 64)
-        s.add_field("v", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector in every schema
+        # term id -> document frequency (exact in float32 up to 16.7 million chunks); a
+        # vector field is what Milvus requires in every collection anyway
+        s.add_field("dfs", DataType.SPARSE_FLOAT_VECTOR)
         ip = c.prepare_index_params()
-        ip.add_index("v", index_type="FLAT", metric_type="IP")
+        ip.add_index("dfs", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
         c.create_collection(store.aux, schema=s, index_params=ip, consistency_level="Strong")
 
 
@@ -527,15 +532,24 @@ def publish(index: LoadedIndex, store: MilvusStore | str, progress: Any = None) 
             c.insert(store.collection, rows)
         _mark_dead(c, store.collection, gone, gen)
 
-        old_df = _term_rows(c, store, cur, touched) if pointer is not None else {}
-        _mark_dead(c, store.aux, [pk for pk, _ in old_df.values()], gen)
-        term_rows = []
+        shards = list(pointer.get("shards", [0] * SHARDS)) if pointer else [0] * SHARDS
+        by_shard: dict[int, list[int]] = {}
         for t in touched:
-            df = (old_df[t][1] if t in old_df else 0) + delta[t]
-            if df > 0:
-                term_rows.append(_aux_row(f"t{gen:x}-{t}", "t", gen, tid=t, df=df))
-        for i in range(0, len(term_rows), BATCH * 4):
-            c.insert(store.aux, term_rows[i : i + BATCH * 4])
+            by_shard.setdefault(t % SHARDS, []).append(t)
+        changed = sorted(by_shard)
+        old_dfs = _shard_rows(c, store, shards, changed)
+        _mark_dead(c, store.aux, [_shard_pk(shards[s], s) for s in changed if shards[s]], gen)
+        term_rows = []
+        for s in changed:
+            dfs = dict(old_dfs.get(s, {}))
+            for t in by_shard[s]:
+                dfs[t] = dfs.get(t, 0) + delta[t]
+            dfs = {t: float(d) for t, d in dfs.items() if d > 0}
+            shards[s] = gen if dfs else 0
+            if dfs:
+                term_rows.append(_aux_row(_shard_pk(gen, s), "d", gen, part=s, dfs=dfs))
+        for i in range(0, len(term_rows), 16):
+            c.insert(store.aux, term_rows[i : i + 16])
 
         meta = {k: v for k, v in manifest.items() if k != "checksums"}
         text = json.dumps(meta, ensure_ascii=True)
@@ -545,7 +559,7 @@ def publish(index: LoadedIndex, store: MilvusStore | str, progress: Any = None) 
         _mark_dead(c, store.aux, old_pieces, gen)
         c.insert(
             store.aux,
-            [_aux_row(f"m{gen:x}-{i}", "m", gen, tid=i, data=p) for i, p in enumerate(pieces)],
+            [_aux_row(f"m{gen:x}-{i}", "m", gen, part=i, data=p) for i, p in enumerate(pieces)],
         )
         new_pointer = {
             "schema": SCHEMA_VERSION,
@@ -554,6 +568,7 @@ def publish(index: LoadedIndex, store: MilvusStore | str, progress: Any = None) 
             "chunks": n,
             "pieces": len(pieces),
             "avgdl": avgdl,
+            "shards": shards,
             "model": manifest["model"],
             "published_at": time.time(),
         }
@@ -596,36 +611,40 @@ def publish_folder(settings: Settings) -> PublishReport | None:
     return report
 
 
-def _aux_row(pk: str, kind: str, born: int, tid: int = 0, df: int = 0, data: str = "") -> dict:
+def _aux_row(
+    pk: str, kind: str, born: int, part: int = 0, data: str = "", dfs: dict | None = None
+) -> dict[str, Any]:
     return {
         "pk": pk,
         "kind": kind,
         "born": born,
         "died": ALIVE,
-        "tid": tid,
-        "df": df,
+        "part": part,
         "data": data,
-        "v": [1.0, 0.0],
+        "dfs": dfs or {EMPTY_DIM: 1.0},  # a sparse vector may not be empty
     }
 
 
-def _sparse_keys(sparse: Any) -> Iterable[int]:
-    """The dimensions of a sparse vector as pymilvus returns it (a dict, or a scipy row)."""
-    if isinstance(sparse, dict):
-        return (int(k) for k in sparse)
-    return (int(k) for k in sparse.indices)  # pragma: no cover - scipy form
+def _shard_pk(gen: int, shard: int) -> str:
+    return f"d{gen:x}-{shard}"
 
 
-def _term_rows(
-    c: Any, store: MilvusStore, gen: int, tids: Sequence[int]
-) -> dict[int, tuple[str, int]]:
-    """tid -> (pk, df) of the term rows in force at ``gen``."""
-    out: dict[int, tuple[str, int]] = {}
-    for i in range(0, len(tids), 1000):
-        part = [int(t) for t in tids[i : i + 1000]]
-        flt = f'kind == "t" and tid in {part} and {_visible(gen)}'
-        for r in c.query(store.aux, filter=flt, output_fields=["pk", "tid", "df"]):
-            out[int(r["tid"])] = (r["pk"], int(r["df"]))
+def _sparse_keys(sparse: dict[int, float]) -> Iterable[int]:
+    """The dimensions of a sparse vector as pymilvus returns it (a dict)."""
+    return (int(k) for k in sparse)
+
+
+def _shard_rows(
+    c: Any, store: MilvusStore, shards: Sequence[int], wanted: Iterable[int]
+) -> dict[int, dict[int, int]]:
+    """shard -> {term id: document frequency} of the ``wanted`` shards, read by key (the
+    pointer's ``shards`` names the generation each was last written in; 0: no terms)."""
+    pks = [_shard_pk(shards[s], s) for s in wanted if shards[s]]
+    out: dict[int, dict[int, int]] = {}
+    for i in range(0, len(pks), 16):
+        for r in c.get(store.aux, ids=pks[i : i + 16], output_fields=["part", "dfs"]):
+            items = r["dfs"].items()  # pymilvus gives a sparse vector as a dict
+            out[int(r["part"])] = {int(t): round(d) for t, d in items if int(t) != EMPTY_DIM}
     return out
 
 
@@ -677,8 +696,15 @@ class MilvusDense:
 class MilvusLexical:
     """The lexical side: BM25 by a sparse inner product, IDF from the stored frequencies."""
 
-    def __init__(self, store: MilvusStore, gen: int, pks: Sequence[str], candidates: int) -> None:
-        self.store, self.gen, self.pks = store, gen, list(pks)
+    def __init__(
+        self,
+        store: MilvusStore,
+        gen: int,
+        pks: Sequence[str],
+        candidates: int,
+        shards: Sequence[int],
+    ) -> None:
+        self.store, self.gen, self.pks, self.shards = store, gen, list(pks), list(shards)
         self.position = {pk: i for i, pk in enumerate(self.pks)}
         self.n_docs, self.candidates = len(self.pks), candidates
         self._df: dict[int, int] = {}
@@ -691,10 +717,12 @@ class MilvusLexical:
             missing = [t for t in want if t not in self._df]
         if missing:
             with _errors(self.store):
-                found = _term_rows(client(self.store), self.store, self.gen, missing)
+                rows = _shard_rows(
+                    client(self.store), self.store, self.shards, {t % SHARDS for t in missing}
+                )
             with self._lock:
                 for t in missing:
-                    self._df[t] = found[t][1] if t in found else 0
+                    self._df[t] = rows.get(t % SHARDS, {}).get(t, 0)
                 if len(self._df) > 200_000:  # a bounded cache
                     self._df.clear()
         with self._lock:
@@ -875,8 +903,8 @@ def load(store: MilvusStore | str, settings: Settings = DEFAULTS) -> MilvusIndex
         _ensure_loaded(c, store, store.collection)
         rows = list(_query_all(c, store, store.collection, _visible(gen), ["pk", "chunk"]))
         pieces = sorted(
-            _query_all(c, store, store.aux, f'kind == "m" and {_visible(gen)}', ["tid", "data"]),
-            key=lambda r: int(r["tid"]),
+            _query_all(c, store, store.aux, f'kind == "m" and {_visible(gen)}', ["part", "data"]),
+            key=lambda r: int(r["part"]),
         )
     if len(rows) != int(pointer["chunks"]) or len(pieces) != int(pointer["pieces"]):
         raise MilvusProblem(
@@ -888,5 +916,5 @@ def load(store: MilvusStore | str, settings: Settings = DEFAULTS) -> MilvusIndex
     pks = [r["pk"] for r in rows]
     chunks = [_chunk(r["chunk"]) for r in rows]
     dense = MilvusDense(store, gen, pks, int(pointer["model"]["dim"]))
-    lexical = MilvusLexical(store, gen, pks, settings.candidates)
+    lexical = MilvusLexical(store, gen, pks, settings.candidates, pointer["shards"])
     return MilvusIndex(store, str(pointer["version"]), manifest, chunks, dense, lexical, gen)
