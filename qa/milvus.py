@@ -912,7 +912,9 @@ def load(store: MilvusStore | str, settings: Settings = DEFAULTS) -> MilvusIndex
             f"with: qa build --store {store}"
         )
     manifest = json.loads("".join(r["data"] for r in pieces))
-    rows.sort(key=lambda r: (r["chunk"]["doc"], int(r["chunk"]["ordinal"])))
+    # the local index's order: documents as the build read them (the manifest keeps it)
+    order = {path: i for i, path in enumerate(manifest["files"])}
+    rows.sort(key=lambda r: (order.get(r["chunk"]["doc"], len(order)), int(r["chunk"]["ordinal"])))
     pks = [r["pk"] for r in rows]
     chunks = [_chunk(r["chunk"]) for r in rows]
     dense = MilvusDense(store, gen, pks, int(pointer["model"]["dim"]))
