@@ -398,7 +398,7 @@ class PublishReport:
     chunks: int = 0
     added: int = 0
     removed: int = 0
-    terms: int = 0  # term frequency rows written
+    terms: int = 0  # document-frequency rows (shards) written
     seconds: float = 0.0
     rewritten: str = ""  # why every row was written again ("" if only changes were)
 
@@ -572,6 +572,11 @@ def publish(index: LoadedIndex, store: MilvusStore | str, progress: Any = None) 
             "model": manifest["model"],
             "published_at": time.time(),
         }
+        # Sealed and persisted before the switch; on Milvus Lite this also moves the rows out
+        # of its in-memory table, which every sparse search would otherwise rebuild an index
+        # of (measured on CMRC: 1.2 s -> 14 ms per lexical search).
+        for name in (store.collection, store.aux):
+            c.flush(name)
         # the switch: one row
         c.upsert(store.aux, [_aux_row("current", "p", 0, data=json.dumps(new_pointer))])
         for name in (store.collection, store.aux):  # what no reader can see any more
