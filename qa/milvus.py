@@ -713,7 +713,8 @@ class MilvusLexical:
         self.position = {pk: i for i, pk in enumerate(self.pks)}
         self.n_docs, self.candidates = len(self.pks), candidates
         self._df: dict[int, int] = {}
-        self._terms: dict[int, np.ndarray] = {}  # chunk position -> its term ids
+        # chunk position -> its term ids and weights
+        self._terms: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._lock = threading.Lock()
 
     def _dfs(self, tids: Iterable[int]) -> dict[int, int]:
@@ -743,13 +744,25 @@ class MilvusLexical:
         dfs = self._dfs({term_id(t) for t in set(terms)})
         return {t: idf(df, self.n_docs) for t, df in dfs.items() if df > 0}
 
-    def scores(self, terms: Iterable[str], k: int | None = None) -> np.ndarray:
+    def scores(
+        self, terms: Iterable[str], k: int | None = None, include: np.ndarray | None = None
+    ) -> np.ndarray:
         """BM25 score of every chunk for ``terms``: the best ``k`` (default: the retrieval
-        candidates) scored, the others 0."""
+        candidates) and the chunks ``include`` (e.g. the dense side's candidates, whose BM25
+        the fusion reads as the local index gives it) scored, the others 0."""
         out = np.zeros(self.n_docs, dtype=np.float32)
         query = self.query_vector(terms)
         if not query or not self.n_docs:
             return out
+        if include is not None:
+            ids = [int(i) for i in include if i >= 0]
+            qt = np.array(list(query), dtype=np.int64)
+            qw = np.array(list(query.values()), dtype=np.float64)
+            for i, (keys, weights) in zip(ids, self._sparse_rows(ids), strict=True):
+                hit = np.isin(keys, qt)
+                if hit.any():
+                    w = dict(zip(keys[hit].tolist(), weights[hit].tolist(), strict=True))
+                    out[i] = float(sum(w.get(int(t), 0.0) * x for t, x in zip(qt, qw, strict=True)))
         with _errors(self.store):
             res = client(self.store).search(
                 self.store.collection,
@@ -768,8 +781,12 @@ class MilvusLexical:
         return sum(self.idf(t) * (k1 + 1.0) for t in set(terms))
 
     def _term_sets(self, ids: list[int]) -> list[np.ndarray]:
-        """The term ids of each chunk of ``ids`` (its sparse vector's dimensions), read from
-        Milvus for the chunks not in a bounded cache."""
+        """The term ids of each chunk of ``ids`` (its sparse vector's dimensions)."""
+        return [keys for keys, _ in self._sparse_rows(ids)]
+
+    def _sparse_rows(self, ids: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(term ids, BM25 document weights) of each chunk of ``ids``, read from Milvus for the
+        chunks not in a bounded cache."""
         with self._lock:
             missing = [self.pks[i] for i in ids if i not in self._terms]
         if missing:
@@ -778,7 +795,10 @@ class MilvusLexical:
                     self.store.collection, ids=missing, output_fields=["sparse"]
                 )
             got = {
-                self.position[r["pk"]]: np.fromiter(_sparse_keys(r["sparse"]), dtype=np.int64)
+                self.position[r["pk"]]: (
+                    np.fromiter(_sparse_keys(r["sparse"]), dtype=np.int64),
+                    np.fromiter(r["sparse"].values(), dtype=np.float32),
+                )
                 for r in rows
             }
             with self._lock:
@@ -786,7 +806,8 @@ class MilvusLexical:
                     self._terms.clear()
                 self._terms.update(got)
         with self._lock:
-            return [self._terms.get(i, np.zeros(0, dtype=np.int64)) for i in ids]
+            empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+            return [self._terms.get(i, empty) for i in ids]
 
     def coverage(self, terms: Iterable[str], ids: np.ndarray) -> np.ndarray:
         """For each chunk in ``ids``: the share of the query terms' IDF mass it contains

@@ -431,7 +431,11 @@ class Retriever:
         qvec = self.embedder.embed_queries([question])
         cand = min(self.settings.candidates, n)
         dscores, dids = idx.dense.search(qvec, cand)
-        lex_scores = idx.lexical.scores(analyze(question))
+        terms = analyze(question)
+        if self.store:  # Milvus ranks the lexical side's own candidates; add the dense side's
+            lex_scores = idx.lexical.scores(terms, include=dids[0])
+        else:
+            lex_scores = idx.lexical.scores(terms)
         if exclude_docs:
             gone = np.array([i for d in exclude_docs for i in idx.chunk_ids(d)], dtype=np.int64)
             dids[np.isin(dids, gone)] = -1
