@@ -1,6 +1,7 @@
 """Start the web page and the HTTP API: ``python app.py`` is ``qa serve`` (the same options:
 ``--corpus``, ``--index``, ``--host``, ``--port``, ``--model``, ``--no-ocr``, ``--auth``,
-``--auth-file``, ``--read-only``, ``--allow-write``, ``-v``; see ``python app.py --help``).
+``--auth-file``, ``--read-only``, ``--allow-write``, ``--store``, ``-v``; see ``python app.py
+--help``).
 
 Builds the index first if it is missing or out of date, then serves on http://127.0.0.1:7860
 (another address only when ``--host`` says so)."""

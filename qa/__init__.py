@@ -9,6 +9,7 @@ The data path, one module each: ``corpus`` (read files) -> ``chunk`` (paragraph 
     >>> qa.build_index()                      # corpus/ -> index/
     >>> hits = qa.retrieve("扫黑除恶成绩连续几年排名全省第一？")
     >>> hits[0].sentence, hits[0].answer_text
+    >>> qa.retrieve("...", store="milvus:qa.db")   # the same index published to Milvus
 """
 
 from __future__ import annotations

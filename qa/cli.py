@@ -16,6 +16,10 @@ from qa.settings import DEFAULTS, Settings
 
 MARK_ON, MARK_OFF = "\033[1;33m", "\033[0m"
 _NO_OCR = "do not read scanned PDF pages and images by OCR (they are skipped)"
+_STORE = (
+    "milvus:PATH.db (Milvus Lite) or milvus:http://HOST:19530 (a server; token in "
+    "$QA_MILVUS_TOKEN); #NAME after it for another collection than qa"
+)
 ANS_ON = "\033[1;4;33m"
 
 
@@ -29,6 +33,11 @@ def _settings(args: argparse.Namespace) -> Settings:
         over["model"] = args.model
     if getattr(args, "no_ocr", False):
         over["ocr"] = False
+    if getattr(args, "store", None):
+        from qa.milvus import parse_store
+
+        parse_store(args.store)  # a bad store is refused before any work
+        over["store"] = args.store
     return dataclasses.replace(DEFAULTS, **over)
 
 
@@ -57,6 +66,11 @@ def cmd_build(args: argparse.Namespace) -> int:
         st.corpus_dir, st.index_dir, model=st.model, settings=st, show_progress_bar=True
     )
     print(report.summary())
+    if st.store:
+        from qa.index import load_index
+        from qa.milvus import publish
+
+        print(publish(load_index(st.index_dir), st.store).summary())
     return 0
 
 
@@ -91,10 +105,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from qa.api import read_users, serve
 
+    st = _settings(args)
     auth_file = Path(args.auth_file) if args.auth_file else None
     users = read_users(args.auth or (), file=auth_file)
+    if st.store:
+        from qa.milvus import publish_folder
+
+        publish_folder(st)
     serve(
-        _settings(args),
+        st,
         host=args.host,
         port=args.port,
         users=users,
@@ -118,6 +137,7 @@ def parser() -> argparse.ArgumentParser:
         help=f"sentence-transformers model name or folder (default: the embedded {DEFAULTS.model})",
     )
     b.add_argument("--no-ocr", action="store_true", help=_NO_OCR)
+    b.add_argument("--store", help="then publish the index to Milvus: " + _STORE)
     b.set_defaults(func=cmd_build)
 
     a = sub.add_parser("ask", help="ask a question")
@@ -127,6 +147,7 @@ def parser() -> argparse.ArgumentParser:
         "-k", type=int, default=DEFAULTS.top_k, help="passages to show, 1 to 20 (default 5)"
     )
     a.add_argument("--json", action="store_true", help="print the hits as JSON")
+    a.add_argument("--store", help="answer from Milvus: " + _STORE)
     a.set_defaults(func=cmd_ask)
 
     s = sub.add_parser("serve", help="start the web page and the HTTP API")
@@ -154,6 +175,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log details"
     )
+    s.add_argument("--store", help="answer from Milvus (published first): " + _STORE)
     s.set_defaults(func=cmd_serve)
     return p
 

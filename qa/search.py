@@ -34,6 +34,8 @@ from qa.embed import Embedder, get_embedder
 from qa.highlight import Highlight, highlight
 from qa.index import CURRENT, IndexProblem, LoadedIndex, check_model, load_index
 from qa.lexical import analyze
+from qa.milvus import load as load_milvus
+from qa.milvus import parse_store, pointer_bytes
 from qa.question import fold, question_terms, word_tag
 from qa.settings import DEFAULTS, Settings
 from qa.text import char_ngrams, script_of, split_sentences
@@ -498,6 +500,7 @@ class Retriever:
     ) -> None:
         self.folder = Path(index)
         self.settings = settings
+        self.store = parse_store(settings.store)  # None: the folder's files
         self._embedder = embedder
         self._fixed_embedder = embedder is not None  # else each loaded index picks its own
         # the loaded index and the script of each chunk, replaced together as one tuple so
@@ -531,6 +534,8 @@ class Retriever:
         return state
 
     def _read_pointer(self) -> bytes | None:
+        if self.store is not None:
+            return pointer_bytes(self.store)
         try:
             return (self.folder / CURRENT).read_bytes()
         except OSError:
@@ -548,14 +553,21 @@ class Retriever:
             pointer = self._read_pointer()
             if not force and self._state is not None and pointer == self._pointer:
                 return False
-            new = load_index(self.folder, verify=None, settings=self.settings)
+            new: Any = (
+                load_milvus(self.store, self.settings)
+                if self.store
+                else load_index(self.folder, verify=None, settings=self.settings)
+            )
             fingerprint = new.manifest["model"]["fingerprint"]
             emb = (
                 self._embedder
                 if self._fixed_embedder
                 else get_embedder(new.model, self.settings, fingerprint)
             )
-            check_model(new, emb)
+            if self.store:
+                new.check_model(emb)
+            else:
+                check_model(new, emb)
             if not self._fixed_embedder and self.settings.query_threads:
                 # Short queries run best on one thread: measured on 2 cores with the other one
                 # busy, 440 ms median / 980 ms p95 on torch's default 2 threads against 36 / 63
@@ -607,7 +619,11 @@ class Retriever:
             qvec = self.embedder.embed_queries([question])
         cand = min(self.settings.candidates, n)
         dscores, dids = idx.dense.search(qvec, cand)
-        lex_scores = idx.lexical.scores(analyze(question))
+        terms = analyze(question)
+        if self.store:  # Milvus ranks the lexical side's own candidates; add the dense side's
+            lex_scores = idx.lexical.scores(terms, include=dids[0])
+        else:
+            lex_scores = idx.lexical.scores(terms)
         cross_weight = 0.0
         if across:
             # an English question over Chinese passages: BM25 of its words' Chinese
@@ -751,9 +767,9 @@ _RLOCK = threading.Lock()
 
 
 def get_retriever(index: Path | str | None = None, settings: Settings = DEFAULTS) -> Retriever:
-    """The process-wide retriever of an index folder with these settings (loaded once,
-    refreshed after rebuilds): a call with other settings gets its own retriever, never one
-    that answers with the first call's settings."""
+    """The process-wide retriever of an index folder, or of ``settings.store`` when set, with
+    these settings (loaded once, refreshed after rebuilds): a call with other settings gets
+    its own retriever, never one that answers with the first call's settings."""
     folder = Path(index if index is not None else settings.index_dir).resolve()
     with _RLOCK:
         r = _RETRIEVERS.get((folder, settings))
@@ -762,11 +778,15 @@ def get_retriever(index: Path | str | None = None, settings: Settings = DEFAULTS
     return r
 
 
-def retrieve(question: str, k: int = 5, index: Path | str | None = None) -> list[Hit]:
-    """The ``k`` passages of the index in ``index`` (default ``index/``) that best answer
-    ``question``, best first. Raises ``ValueError`` for an empty question and
-    :class:`qa.index.IndexProblem` (with how to rebuild) for a missing or damaged index."""
-    r = get_retriever(index)
+def retrieve(
+    question: str, k: int = 5, index: Path | str | None = None, store: str | None = None
+) -> list[Hit]:
+    """The ``k`` passages of the index in ``index`` (default ``index/``), or of the Milvus
+    ``store`` (``"milvus:URI"``: see :mod:`qa.milvus`), that best answer ``question``, best
+    first. Raises ``ValueError`` for an empty question and :class:`qa.index.IndexProblem` (with
+    how to rebuild) for a missing or damaged index."""
+    settings = dataclasses.replace(DEFAULTS, store=store) if store else DEFAULTS
+    r = get_retriever(index, settings)
     r.refresh()
     return r.run(question, k)
 

@@ -29,6 +29,10 @@ class Settings:
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("index")
     cache_dir: Path = field(default_factory=default_cache_dir)
+    # where questions are answered from: "" for the index folder's files, "milvus:URI[#name]"
+    # for a Milvus collection (Milvus Lite file or server, qa/milvus.py) that ``qa build
+    # --store`` publishes the index folder's version to
+    store: str = ""
 
     # reading
     # every file with one of these extensions is read (qa.formats) or skipped with a reason
