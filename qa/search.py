@@ -574,7 +574,11 @@ class Retriever:
                 # ms on one. torch's setting is process-wide; query_threads=0 leaves it alone.
                 emb.use_query_threads(self.settings.query_threads)
             self._embedder = emb
-            scripts = new.chunks.scripts  # computed at build time (qa.chunkstore)
+            # the script of every chunk: a column of the local chunk store (computed at build
+            # time); a store that keeps chunks as a list (Milvus) has them computed here
+            scripts = getattr(new.chunks, "scripts", None)
+            if scripts is None:
+                scripts = np.array([script_of(c.text) for c in new.chunks])
             self._state, self._pointer = (new, scripts), pointer
             return True
 
