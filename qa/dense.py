@@ -9,6 +9,7 @@ against exact search is measured there and in BENCHMARKS.md."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,13 @@ def build_dense(vectors: np.ndarray, settings: Settings) -> tuple[Any, dict[str,
         index = faiss.IndexHNSWFlat(dim, settings.ann_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = settings.ann_ef_construction
         info = {"kind": HNSW, "m": settings.ann_m, "ef_construction": settings.ann_ef_construction}
-    for lo in range(0, n, _ADD_ROWS):
-        index.add(np.ascontiguousarray(vectors[lo : lo + _ADD_ROWS], dtype=np.float32))
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(os.cpu_count() or 1)  # a server may have set one for questions
+    try:
+        for lo in range(0, n, _ADD_ROWS):
+            index.add(np.ascontiguousarray(vectors[lo : lo + _ADD_ROWS], dtype=np.float32))
+    finally:
+        faiss.omp_set_num_threads(threads)
     return index, info
 
 

@@ -573,6 +573,13 @@ class Retriever:
                 # busy, 440 ms median / 980 ms p95 on torch's default 2 threads against 36 / 63
                 # ms on one. torch's setting is process-wide; query_threads=0 leaves it alone.
                 emb.use_query_threads(self.settings.query_threads)
+            if self.settings.query_threads and not self.store:
+                # the same for FAISS' exact search (OpenMP, process-wide): at 107,000 chunks,
+                # 13 ms a question on one thread against 43 ms on two with the cores busy
+                # (BENCHMARKS.md, big corpora); qa.dense builds an HNSW graph on all cores
+                import faiss
+
+                faiss.omp_set_num_threads(self.settings.query_threads)
             self._embedder = emb
             # the script of every chunk: a column of the local chunk store (computed at build
             # time); a store that keeps chunks as a list (Milvus) has them computed here
