@@ -51,7 +51,7 @@ standardised by its cosines with a bank of other questions, against hub passages
 
     python bench/train_confidence.py [--out bench/results/confidence.json] [--limit N]
         [--save-examples F.npz | --load-examples F.npz] [--no-write] [--realistic-weight W]
-        [--refit-same-script]
+        [--refit-same-script] [--previous MODEL.json]
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ BEFORE_BRIDGE = ("dense_z", "dense_gap", "top", "chunk_chars", "missing_name")
 TC = CONFIDENCE_FEATURES.index("translated_coverage")
 LC = CONFIDENCE_FEATURES.index("lexical_coverage")
 #: how the shipped cross-script model is trained (see ``cross_train`` in main)
-CROSS_RECIPE = "all"
+CROSS_RECIPE = "cross"
 CROSS_SETS = {
     "old": BEFORE_BRIDGE,
     "old+margin": (*BEFORE_BRIDGE, "margin"),
@@ -376,13 +376,16 @@ def main() -> None:
         action="store_true",
         help="also refit the same-script model (by default its shipped weights are kept)",
     )
+    ap.add_argument(
+        "--previous", type=Path, help="the model file to compare with (default: the shipped one)"
+    )
     args = ap.parse_args()
     t = args.threshold
 
-    previous = ConfidenceModel()  # the shipped model as it is now, before this run rewrites it
-    previous_note = json.loads(ConfidenceModel.PATH.read_text(encoding="utf-8")).get(
-        "trained_on", ""
-    )
+    # the shipped model as it is now, before this run rewrites it (or another model file)
+    previous_path = args.previous or ConfidenceModel.PATH
+    previous = ConfidenceModel(previous_path)
+    previous_note = json.loads(previous_path.read_text(encoding="utf-8")).get("trained_on", "")
     if args.load_examples:
         zh, en, off, real = (
             load_examples(args.load_examples, n) for n in ("zh", "en", "off", "real")
