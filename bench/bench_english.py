@@ -16,6 +16,12 @@ below the threshold.
 
     python bench/bench_english.py [--out bench/results/english.json] [--limit N] [--threshold 0.5]
         [--confidence FILE]   # score with another confidence model file (e.g. an older one)
+        [--compare FILE ...]  # also score the same hits with these model files (``by_model``)
+        [--langs en_before en zh]  # the conditions to run (default: all three)
+
+With ``--compare``, each condition also reports, under ``by_model``, the confidence figures
+(right top hits, correctly answered, unanswerable and off-topic refused) that each other model
+file gives the very same hits: the before/after of a refitted confidence model in one run.
 """
 
 from __future__ import annotations
@@ -110,6 +116,50 @@ def held_out(title: str) -> bool:
     return int(hashlib.sha1(title.encode()).hexdigest(), 16) % 2 == 0
 
 
+class Tap:
+    """The confidence model ``Retriever.run`` calls, which also keeps the features of every hit
+    it scores since :meth:`clear` (so other model files can score the same hits)."""
+
+    def __init__(self, model: ConfidenceModel) -> None:
+        self.model = model
+        self.calls: list[tuple[np.ndarray, bool]] = []
+
+    def predict(self, features: np.ndarray, cross_script: bool = False) -> float:
+        self.calls.append((features, cross_script))
+        return self.model.predict(features, cross_script)
+
+    def clear(self) -> None:
+        self.calls.clear()
+
+    def top(self, models: dict[str, ConfidenceModel]) -> dict[str, float]:
+        """Each model's confidence in the first hit scored since :meth:`clear`."""
+        f, c = self.calls[0]
+        return {name: m.predict(f, c) for name, m in models.items()}
+
+
+#: set by main(): the tap and the other model files (``--compare``)
+TAP: Tap | None = None
+COMPARE: dict[str, ConfidenceModel] = {}
+
+
+def compared(
+    right: list[dict[str, float]],
+    right_ok: list[dict[str, float]],
+    unans: list[dict[str, float]],
+    n: int,
+    t: float,
+) -> dict[str, object]:
+    """The confidence figures of each ``--compare`` model over the same top hits."""
+    out: dict[str, object] = {}
+    for name in COMPARE:
+        out[name] = {
+            "confidence_top_right": distribution([c[name] for c in right], t),
+            "correctly_answered": sum(c[name] >= t for c in right_ok) / n,
+            "unanswerable_refused": float(np.mean([c[name] < t for c in unans])),
+        }
+    return out
+
+
 def measure(
     r: Retriever,
     items: list[tuple[str, list[str], str]],
@@ -121,10 +171,17 @@ def measure(
     ranked, lat = [], []
     in_top = hl_hit = answered = answered_ok = 0
     conf = {"right_contains_answer": [], "right_answer_elsewhere": [], "wrong": []}
+    other_right, other_ok, other_unans = [], [], []
     for question, answers, gold in items:
+        if TAP is not None:
+            TAP.clear()
         t0 = time.perf_counter()
         hits = r.run(question, 10)
         lat.append(time.perf_counter() - t0)
+        if TAP is not None and COMPARE and hits[0].doc == gold:
+            other_right.append(TAP.top(COMPARE))
+            if any(a in hits[0].text for a in answers):
+                other_ok.append(other_right[-1])
         ranked.append([h.doc for h in hits])
         top = hits[0]
         right = top.doc == gold
@@ -167,19 +224,40 @@ def measure(
     # confidence does not depend on k, so k=1)
     unans = []
     for question, _, gold in items:
+        if TAP is not None:
+            TAP.clear()
         unans.append(r.run(question, 1, exclude_docs=(gold,))[0].confidence)
+        if TAP is not None and COMPARE:
+            other_unans.append(TAP.top(COMPARE))
     out["unanswerable_refused"] = float(np.mean(np.asarray(unans) < t)) if unans else None
     out["confidence_top_unanswerable"] = distribution(unans, t)
+    if COMPARE:
+        out["by_model"] = compared(other_right, other_ok, other_unans, n, t)
     return out
 
 
 def measure_offtopic(r: Retriever, questions: list[str], t: float) -> dict[str, object]:
     """Questions over a corpus that answers none of them: share refused, top confidences."""
-    conf = [r.run(q, 1)[0].confidence for q in questions]
-    return {
+    conf, other = [], []
+    for q in questions:
+        if TAP is not None:
+            TAP.clear()
+        conf.append(r.run(q, 1)[0].confidence)
+        if TAP is not None and COMPARE:
+            other.append(TAP.top(COMPARE))
+    out: dict[str, object] = {
         "refused": float(np.mean(np.asarray(conf) < t)) if conf else None,
         "confidence_top": distribution(conf, t),
     }
+    if COMPARE:
+        out["by_model"] = {
+            name: {
+                "refused": float(np.mean([c[name] < t for c in other])),
+                "confidence_top": distribution([c[name] for c in other], t),
+            }
+            for name in COMPARE
+        }
+    return out
 
 
 def main() -> None:
@@ -188,11 +266,17 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="only the first N paragraphs")
     ap.add_argument("--threshold", type=float, default=0.5)
     ap.add_argument("--confidence", help="a confidence model file instead of the shipped one")
+    ap.add_argument("--compare", action="append", default=[], help="another model file")
+    ap.add_argument(
+        "--langs", nargs="+", default=["en_before", "en", "zh"], choices=["en_before", "en", "zh"]
+    )
     args = ap.parse_args()
 
-    if args.confidence:  # what Retriever.run calls for every hit
-        model = ConfidenceModel(Path(args.confidence))
-        search.confidence_model = lambda: model
+    global TAP
+    # what Retriever.run calls for every hit
+    TAP = Tap(ConfidenceModel(Path(args.confidence)) if args.confidence else ConfidenceModel())
+    search.confidence_model = lambda: TAP
+    COMPARE.update({f: ConfidenceModel(Path(f)) for f in args.compare})
 
     paras, settings = cmrc_index(limit=args.limit)
     english = load_english()
@@ -217,10 +301,14 @@ def main() -> None:
     r0 = Retriever(settings.index_dir, before, embedder=r.embedder)
     results: dict[str, object] = {}
     for lang, items, ret in (("en_before", en, r0), ("en", en, r), ("zh", zh, r)):
+        if lang not in args.langs:
+            continue
         results[lang] = measure(ret, items, args.threshold, held)
         print(lang, json.dumps(results[lang]), file=sys.stderr)
     off_index = default_corpus_index().index_dir
     for lang, items, st in (("en_before", en, before), ("en", en, settings), ("zh", zh, settings)):
+        if lang not in args.langs:
+            continue
         off = Retriever(off_index, st, embedder=r.embedder)
         m = measure_offtopic(off, [q for q, _, _ in items], args.threshold)
         results[lang]["offtopic_default_corpus"] = m
@@ -234,6 +322,7 @@ def main() -> None:
     results["questions_without_english_version"] = missing
     results["threshold"] = args.threshold
     results["confidence_model"] = str(args.confidence or ConfidenceModel.PATH)
+    results["compared_models"] = list(COMPARE)
     results["passages"] = len(r.index.chunks)
     results["code"] = code_state()
     write_results(results, args.out)

@@ -23,11 +23,21 @@ refused, the contradiction subset, reliability of the top hits).
 Cross-script passages: the same is done with the hand-written English versions of the questions
 (``bench/data/cmrc2018/questions_en.jsonl``) over the Chinese paragraphs. Every such hit is a
 passage in another script than the question, which ``ConfidenceModel.predict(...,
-cross_script=True)`` scores with a sub-model over the features ``qa.search.DENSE_ONLY``. The
-shipped sub-model is fitted on the Chinese and realistic examples together with these
-cross-language ones and the English questions asked of the default corpus (below: all
-unanswerable, they teach it the hub chunks); the figures below compare recipes on the English
-examples alone. The English examples use the Chinese examples' folds
+cross_script=True)`` scores with a sub-model over the features ``qa.search.DENSE_ONLY``: those
+that mean the same across languages plus the lexical evidence of the dictionary bridge
+(``qa.translate``): the fused-score margin and ``translated_coverage``. The examples are
+collected with the bridge on (``Settings.cross_lexical_weight``). The shipped sub-model is
+fitted on the Chinese and realistic examples together with these cross-language ones and the
+English questions asked of the default corpus (below: all unanswerable, they teach it the hub
+chunks); the figures below compare recipes on the English examples alone, and
+``cross_script_recipes`` compares feature sets (``CROSS_SETS``: the features before the bridge,
+with the margin, the translated coverage or both, ...) and training sets ("all": as shipped;
+"cross": the cross-script examples only; "all+coverage": a same-script example's lexical
+coverage standing for its translated coverage), each out of fold on the English CMRC examples
+(answered right, refused, right top hits' confidence, and answered right at the previous model
+file's refusal rate: a comparison of rankings), the off-topic ones and the realistic set. The
+same-script model is kept as shipped unless ``--refit-same-script``; an examples file from
+before ``translated_coverage`` loads with 0 for it (right for Chinese questions). The English examples use the Chinese examples' folds
 (an article's Chinese and English questions are always in the same fold). Reported for them,
 out-of-fold: the model file as it was when the script started (``previous_model``; on a rerun
 that is the model this script wrote, fitted on these very examples, so in-sample), the old
@@ -41,6 +51,7 @@ standardised by its cosines with a bank of other questions, against hub passages
 
     python bench/train_confidence.py [--out bench/results/confidence.json] [--limit N]
         [--save-examples F.npz | --load-examples F.npz] [--no-write] [--realistic-weight W]
+        [--refit-same-script] [--previous MODEL.json]
 """
 
 from __future__ import annotations
@@ -66,6 +77,40 @@ from qa.search import CONFIDENCE_FEATURES, ConfidenceModel, Retriever, clean_que
 
 K = 3
 DENSE_ONLY = list(search.DENSE_ONLY)  # what a passage in another script than the question has
+#: the cross-script features before the dictionary bridge's evidence was read (issue #12)
+BEFORE_BRIDGE = ("dense_z", "dense_gap", "top", "chunk_chars", "missing_name")
+#: the cross-script feature sets compared (the shipped one is ``qa.search.DENSE_ONLY``)
+TC = CONFIDENCE_FEATURES.index("translated_coverage")
+LC = CONFIDENCE_FEATURES.index("lexical_coverage")
+#: how the shipped cross-script model is trained (see ``cross_train`` in main)
+CROSS_RECIPE = "cross"
+CROSS_SETS = {
+    "old": BEFORE_BRIDGE,
+    "old+margin": (*BEFORE_BRIDGE, "margin"),
+    "old+translated_coverage": (*BEFORE_BRIDGE, "translated_coverage"),
+    "old+margin+translated_coverage": (
+        *BEFORE_BRIDGE,
+        "margin",
+        "translated_coverage",
+    ),
+    "old+margin+translated_coverage+sentence": (
+        *BEFORE_BRIDGE,
+        "margin",
+        "translated_coverage",
+        "sentence",
+    ),
+    "old+translated_coverage+sentence": (
+        *BEFORE_BRIDGE,
+        "translated_coverage",
+        "sentence",
+    ),
+    "old+margin+translated_coverage+dense": (
+        *BEFORE_BRIDGE,
+        "margin",
+        "translated_coverage",
+        "dense",
+    ),
+}
 #: The features that mean the same whatever the languages of question and passage: all but the
 #: lexical coverage (an English question's words match only the Latin names and digits of a
 #: Chinese passage). The cross-script feature subsets tried are made of these.
@@ -230,9 +275,23 @@ def evaluate_realistic(p: np.ndarray, e: Examples, t: float) -> dict[str, object
     ids = list(questions)
     contra = np.array([questions[ids[i]].contradiction for i in e.question]) & unans
     m["contradiction_refused"] = float(np.mean(p[contra] < t)) if contra.any() else None
+    for lang in ("zh", "en"):
+        m_lang = np.array([questions[ids[i]].lang == lang for i in e.question])
+        a, u = ans & m_lang, unans & m_lang
+        m[f"{lang}_answerable_accepted"] = float(np.mean((p[a] >= t) & (e.y[a] == 1)))
+        m[f"{lang}_unanswerable_refused"] = float(np.mean(p[u] < t))
     m["reliability_top_hit"] = evaluate(p[top], e.y[top], e.tags[top], t)["reliability"]
     m["answerable"], m["unanswerable"] = int(ans.sum()), int(unans.sum())
     return m
+
+
+def at_refusal(p: np.ndarray, y: np.ndarray, tags: np.ndarray, refused: float) -> float:
+    """The share of answerable questions answered right (top hit) at the threshold where the
+    share ``refused`` of unanswerable ones is refused."""
+    top = tags[:, 1] == 0
+    ans, unans = top & (tags[:, 0] == 1), top & (tags[:, 0] == 0)
+    th = float(np.quantile(p[unans], refused))
+    return float(np.mean((p[ans] > th) & (y[ans] == 1)))
 
 
 def oof_predict(
@@ -281,13 +340,19 @@ def save_examples(path: Path, extra: dict[str, np.ndarray], **sets: Examples) ->
 
 
 def load_examples(path: Path, name: str) -> Examples:
+    """The ``name`` examples of a ``--save-examples`` file; a file from before a feature was
+    added (fewer columns) gets 0 for it (``translated_coverage`` is 0 for Chinese questions)."""
     z = np.load(path)
-    return Examples(
+    e = Examples(
         *(
             z[f"{name}_{f.name}"].astype(object) if f.name == "groups" else z[f"{name}_{f.name}"]
             for f in fields(Examples)
         )
     )
+    missing = len(CONFIDENCE_FEATURES) - e.x.shape[1]
+    if missing > 0:
+        e.x = np.hstack([e.x, np.zeros((len(e.x), missing))])
+    return e
 
 
 def main() -> None:
@@ -306,13 +371,21 @@ def main() -> None:
         default=4.0,
         help="weight of a realistic question's example against a CMRC one",
     )
+    ap.add_argument(
+        "--refit-same-script",
+        action="store_true",
+        help="also refit the same-script model (by default its shipped weights are kept)",
+    )
+    ap.add_argument(
+        "--previous", type=Path, help="the model file to compare with (default: the shipped one)"
+    )
     args = ap.parse_args()
     t = args.threshold
 
-    previous = ConfidenceModel()  # the shipped model as it is now, before this run rewrites it
-    previous_note = json.loads(ConfidenceModel.PATH.read_text(encoding="utf-8")).get(
-        "trained_on", ""
-    )
+    # the shipped model as it is now, before this run rewrites it (or another model file)
+    previous_path = args.previous or ConfidenceModel.PATH
+    previous = ConfidenceModel(previous_path)
+    previous_note = json.loads(previous_path.read_text(encoding="utf-8")).get("trained_on", "")
     if args.load_examples:
         zh, en, off, real = (
             load_examples(args.load_examples, n) for n in ("zh", "en", "off", "real")
@@ -440,17 +513,31 @@ def main() -> None:
     rw = np.full(len(real), args.realistic_weight)
     zw = np.ones(len(y))
     rx, rc = real.x, real.cross
-    # the cross-script model also learns from the English CMRC questions over the Chinese
-    # paragraphs and over the default corpus (which answers none of them: hub chunks)
-    ex, ox = en.x[en.cross], off.x[off.cross]
-    dense_train = [
-        (x[:, DENSE_ONLY], y, folds, zw),
-        (rx[:, DENSE_ONLY], real.y, real_folds, rw),
-        (ex[:, DENSE_ONLY], en.y[en.cross], en_folds[en.cross]),
-        (ox[:, DENSE_ONLY], np.zeros(len(ox), dtype=np.int64), off_folds[off.cross]),
-    ]
+    zeros_off = np.zeros(int(off.cross.sum()), dtype=np.int64)
+
+    def cross_train(cols: list[int], recipe: str) -> list[tuple[np.ndarray, ...]]:
+        """The training sets of a cross-script model over the feature columns ``cols``: the
+        English CMRC questions over the Chinese paragraphs and over the default corpus (which
+        answers none of them: hub chunks), with, for ``recipe`` "all" (as before the bridge),
+        every Chinese and realistic example, or for "cross" only the realistic examples whose
+        passage is in another script than the question."""
+        sets = [
+            (en.x[en.cross][:, cols], en.y[en.cross], en_folds[en.cross]),
+            (off.x[off.cross][:, cols], zeros_off, off_folds[off.cross]),
+        ]
+        if recipe == "cross":
+            return [*sets, (rx[rc][:, cols], real.y[rc], real_folds[rc], rw[rc])]
+        if recipe == "all+coverage":  # a same-script passage's translated coverage: its own
+            xs, rs = x.copy(), rx.copy()
+            xs[:, TC] = x[:, LC]
+            rs[~rc, TC] = rx[~rc, LC]
+            return [*sets, (xs[:, cols], y, folds, zw), (rs[:, cols], real.y, real_folds, rw)]
+        return [*sets, (x[:, cols], y, folds, zw), (rx[:, cols], real.y, real_folds, rw)]
+
+    dense_train = cross_train(DENSE_ONLY, CROSS_RECIPE)
     full_train = [(x, y, folds, zw), (rx[~rc], real.y[~rc], real_folds[~rc], rw[~rc])]
     p_zh, p_real = oof_predict(full_train, [(x, folds), (rx, real_folds)])
+    p_real_full = p_real.copy()
     (p_real_dense,) = oof_predict(dense_train, [(rx[:, DENSE_ONLY], real_folds)])
     p_real = system(p_real_dense[rc], p_real, rc)
     old = list(range(7))  # the features of the model this replaces, fitted as it was
@@ -467,6 +554,56 @@ def main() -> None:
     results["realistic_weight"] = args.realistic_weight
     results["realistic_folds"] = dict(zip(docs, range(len(docs)), strict=True))
 
+    # the cross-script feature sets and training recipes, out of fold: English CMRC (right top
+    # hits' confidence, answered, refused), off-topic, and the realistic set as qa.search
+    # scores it (same-script hits by the full model)
+    top_right = (en.tags[:, 0] == 1) & (en.tags[:, 1] == 0) & (en.y == 1)
+    recipes: dict[str, object] = {}
+    for set_name, feats in CROSS_SETS.items():
+        cols = [names.index(f) for f in feats]
+        for recipe in ("all", "cross", "all+coverage"):
+            p_en, p_off, p_rl = oof_predict(
+                cross_train(cols, recipe),
+                [(en.x[:, cols], en_folds), (off.x[:, cols], off_folds), (rx[:, cols], real_folds)],
+            )
+            pe = system(p_en[cx], full_en, cx)
+            po = system(p_off[off.cross], full_off, off.cross)
+            pr = system(p_rl[rc], p_real_full, rc)
+            m = evaluate(pe, en.y, en.tags, t)
+            rl = evaluate_realistic(pr, real, t)
+            recipes[f"{set_name} ({recipe})"] = {
+                "en_answered_right": m["answerable_correctly_answered"],
+                "en_unanswerable_refused": m["unanswerable_correctly_refused"],
+                "en_offtopic_refused": float(np.mean(po[off_top] < t)),
+                "en_right_top_median": float(np.median(pe[top_right])),
+                "en_right_top_share_at_threshold": float(np.mean(pe[top_right] >= t)),
+                "en_log_loss": m["log_loss"],
+                # the share answered right at the threshold that refuses as many unanswerable
+                # questions as the previous model file does at ``t`` (a ranking comparison)
+                "en_answered_right_at_previous_refusal": at_refusal(
+                    pe, en.y, en.tags, prev["unanswerable_correctly_refused"]
+                ),
+                "en_brier": m["brier"],
+            } | {
+                f"realistic_{k}": rl[k]
+                for k in (
+                    "answerable_accepted",
+                    "unanswerable_refused",
+                    "en_answerable_accepted",
+                    "en_unanswerable_refused",
+                )
+            }
+            print(
+                f"{set_name} ({recipe})",
+                json.dumps(recipes[f"{set_name} ({recipe})"]),
+                file=sys.stderr,
+            )
+    results["cross_script_recipes"] = recipes
+    results["cross_script_shipped"] = {
+        "features": [names[i] for i in DENSE_ONLY],
+        "recipe": CROSS_RECIPE,
+    }
+
     full = fit(
         np.vstack([x, rx[~rc]]), np.concatenate([y, real.y[~rc]]), np.concatenate([zw, rw[~rc]])
     )
@@ -475,10 +612,18 @@ def main() -> None:
         np.concatenate([t[1] for t in dense_train]),
         np.concatenate([t[3] if len(t) > 3 else np.ones(len(t[1])) for t in dense_train]),
     )
-    model = {
-        "features": list(CONFIDENCE_FEATURES),
+    same_script = {
+        "features": [n for n in CONFIDENCE_FEATURES if n != "translated_coverage"],
         "bias": float(full.intercept_[0]),
-        "weights": [float(w) for w in full.coef_[0]],
+        "weights": [
+            float(w) for i, w in enumerate(full.coef_[0]) if names[i] != "translated_coverage"
+        ],
+    }
+    if not args.refit_same_script:  # keep the shipped same-script model as it is
+        old_model = json.loads(ConfidenceModel.PATH.read_text(encoding="utf-8"))
+        same_script = {k: old_model[k] for k in ("features", "bias", "weights")}
+    model = {
+        **same_script,
         "dense_only": {
             "features": [CONFIDENCE_FEATURES[i] for i in DENSE_ONLY],
             "bias": float(dense.intercept_[0]),
@@ -487,7 +632,8 @@ def main() -> None:
         "trained_on": "CMRC 2018 trial: answerable (full corpus) and unanswerable (own paragraph "
         "removed) questions, top-3 hits, with the realistic questions of bench/data/realistic "
         f"(weight {args.realistic_weight}); the full model on the same-script examples, the "
-        "cross-script (dense_only) model on all of them with the English CMRC questions over "
+        f"cross-script (dense_only) model on {'all of them' if CROSS_RECIPE == 'all' else 'the cross-script ones'} "
+        "with the English CMRC questions (dictionary bridge on) over "
         "the Chinese paragraphs and over the default corpus (unanswerable)"
         + "; bench/train_confidence.py",
     }
@@ -514,6 +660,7 @@ def main() -> None:
         }
     )
     summary["en_best_subsets"] = subsets[:5]
+    summary["cross_script_recipes"] = recipes
     summary["en_experiment_background_z"] = {
         k: {kk: v[kk] for kk in (*FIGURES, "offtopic_refused")} for k, v in experiment.items()
     }

@@ -313,10 +313,14 @@ CONFIDENCE_FEATURES = (
     "dense_gap",
     "chunk_chars",
     "missing_name",
+    "translated_coverage",
 )
-#: The features that do not depend on lexical matches or on the level of cosines (which is
-#: lower across languages): the model for a passage in another script than the question.
-DENSE_ONLY = (5, 6, 4, 7, 8)
+#: The features of the model for a passage in another script than the question: those that
+#: do not depend on the question's own words or on the level of cosines (which is lower across
+#: languages), with the lexical evidence of the dictionary bridge (:mod:`qa.translate`): the
+#: translated coverage (bench/train_confidence.py compares sets; the fused-score margin added
+#: little and grows on a small corpus, where off-topic questions then get more confidence).
+DENSE_ONLY = (5, 6, 4, 7, 8, 9)
 
 #: ``chunk_chars`` is the log of the retrieved chunk's letters and digits over the log of this
 #: (a full chunk, ``Settings.max_chunk_chars``, is about 1)
@@ -375,6 +379,34 @@ def missing_name(
     return sum(1 for n in names if n not in in_document and fold(n) not in text) / len(names)
 
 
+def translated_coverage(idx: LoadedIndex, question: str, ids: np.ndarray) -> np.ndarray:
+    """For each chunk in ``ids``: the share of an English question's translated lexical
+    evidence that the chunk holds, as :meth:`translated_scores` weighs it: each Chinese
+    translation's terms (:func:`qa.translate.translate`) count by the translation's weight
+    times their IDF, the pinyin-name bigrams the corpus has by theirs, and the question's
+    numbers (which a Chinese passage writes the same) by their IDF. The cross-script
+    counterpart of the lexical coverage (an English word never occurs in a Chinese passage)."""
+    from qa.translate import NAME_WEIGHT, name_pairs, translate
+
+    groups: list[tuple[float, list[str]]] = [
+        (w, analyze(word)) for word, w in translate(question).items()
+    ]
+    absent = idx.lexical.idf("\0")
+    for pair in name_pairs(question):
+        present = [t for t in ("#" + b for b in pair) if idx.lexical.idf(t) < absent]
+        groups += [(NAME_WEIGHT / len(present), [t]) for t in present]
+    groups += [(1.0, [m.group()]) for m in _DIGITS.finditer(question)]
+    held = np.zeros(len(ids), dtype=np.float64)
+    total = 0.0
+    for w, terms in groups:
+        mass = sum(idx.lexical.idf(t) for t in set(terms))
+        if not terms or mass <= 0:
+            continue
+        total += w * mass
+        held += w * mass * idx.lexical.coverage(terms, ids)
+    return held / total if total > 0 else held
+
+
 def confidence_features(
     f: Fused,
     rank: int,
@@ -382,13 +414,16 @@ def confidence_features(
     sentence: float,
     chunk: float = 1.0,
     missing: float = 0.0,
+    translated: float = 0.0,
 ) -> np.ndarray:
     """The features the confidence model reads for the candidate at ``rank``: its dense
     cosine, the share of the question's lexical IDF mass it contains, its fused-score margin
     over the next candidate, the highlighter's best-sentence score, whether it ranks first,
     its cosine standardised over the dense candidates, its standardised lead over the best
     other candidate, how much the retrieved chunk says (:func:`chunk_chars`) and the share of
-    what the question names that the passage and its document lack (:func:`missing_name`)."""
+    what the question names that the passage and its document lack (:func:`missing_name`)
+    and, for an English question over a Chinese passage, the share of its translated
+    evidence the passage holds (:func:`translated_coverage`; 0 otherwise)."""
     nxt = float(f.fused[rank + 1]) if rank + 1 < len(f.fused) else 0.0
     others = np.delete(f.dense_z, rank)
     gap = float(f.dense_z[rank] - others.max()) if others.size else 0.0
@@ -403,6 +438,7 @@ def confidence_features(
             gap,
             chunk,
             missing,
+            translated,
         ],
         dtype=np.float64,
     )
@@ -415,9 +451,11 @@ class ConfidenceModel:
     against the full corpus, unanswerable ones against the corpus without their paragraph)
     together with the realistic questions of ``bench/data/realistic/`` (questions asked the
     way users ask, near misses, off-topic and English ones), and shipped in
-    ``qa/data/confidence.json``. A passage in another script than the question has no lexical
-    evidence; it is scored by the dense-only weights. A model file names its features: one
-    trained on a subset of :data:`CONFIDENCE_FEATURES` (an older file) reads just those."""
+    ``qa/data/confidence.json``. A passage in another script than the question cannot match
+    its words; it is scored by the cross-script weights (``dense_only`` in the file) over
+    :data:`DENSE_ONLY`, which read the translated words' evidence instead. A model file
+    names its features: one trained on a subset of :data:`CONFIDENCE_FEATURES` (an older
+    file) reads just those."""
 
     PATH = Path(__file__).parent / "data" / "confidence.json"
 
@@ -670,6 +708,7 @@ class Retriever:
         f = self.rank(question, exclude_docs, state)
         coverage = idx.lexical.coverage(content_terms(question), f.ids)  # once per question
         qscript = script_of(question)
+        translated: np.ndarray | None = None  # an English question's, over Chinese passages
         names = question_names(question)
         in_doc: dict[str, set[str]] = {}  # document -> the question's names it holds
         out: list[Scored] = []
@@ -693,6 +732,8 @@ class Retriever:
                 passage = dataclasses.replace(passage, page=page)
             if names and passage.doc not in in_doc:
                 in_doc[passage.doc] = names_in_document(idx, passage.doc, names)
+            if cross and qscript == "latin" and translated is None:
+                translated = translated_coverage(idx, question, f.ids)
             feats = confidence_features(
                 f,
                 rank,
@@ -700,6 +741,7 @@ class Retriever:
                 h.scores[0] if h.scores else 0.0,
                 chunk_chars(idx.chunks[i].text),
                 missing_name(question, passage.text, bool(cross), in_doc.get(passage.doc, ())),
+                float(translated[rank]) if cross and translated is not None else 0.0,
             )
             out.append(Scored(i, passage, float(f.fused[rank]), feats, h, bool(cross), tuple(ids)))
         return out

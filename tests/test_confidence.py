@@ -36,6 +36,7 @@ def features(**kw: float) -> np.ndarray:
         "dense_gap": 0.5,
         "chunk_chars": 0.85,
         "missing_name": 0.0,
+        "translated_coverage": 0.0,
     }
     base.update(kw)
     assert set(base) == set(CONFIDENCE_FEATURES)
@@ -49,8 +50,11 @@ def model() -> ConfidenceModel:
 
 def test_file_matches_the_code():
     data = json.loads(ConfidenceModel.PATH.read_text(encoding="utf-8"))
-    assert tuple(data["features"]) == CONFIDENCE_FEATURES
-    assert len(data["weights"]) == len(CONFIDENCE_FEATURES)
+    assert set(data["features"]) <= set(CONFIDENCE_FEATURES)
+    assert len(data["weights"]) == len(data["features"])
+    # the same-script model reads a passage's own lexical coverage, not the translated one
+    assert "lexical_coverage" in data["features"]
+    assert "translated_coverage" not in data["features"]
     # predict(..., cross_script=True) indexes the features with DENSE_ONLY: the sub-model must
     # have been trained on exactly those (retrain with bench/train_confidence.py if not)
     assert data["dense_only"]["features"] == [CONFIDENCE_FEATURES[i] for i in DENSE_ONLY]
@@ -90,11 +94,35 @@ def test_cross_script_ignores_lexical_evidence(model):
     assert a == b
 
 
+def test_translated_evidence_counts_for_cross_script_passages(model):
+    # an English question over Chinese text: the share of its translated words the passage
+    # holds (qa.translate) raises the confidence; the same-script model does not read it
+    ps = [
+        model.predict(features(translated_coverage=c), cross_script=True)
+        for c in (0.0, 0.1, 0.2, 0.4)
+    ]
+    assert all(a < b for a, b in pairwise(ps)), ps
+    same = [model.predict(features(translated_coverage=c)) for c in (0.0, 1.0)]
+    assert same[0] == same[1]
+
+
+def test_cross_script_typical_hits(model):
+    # about the medians of English CMRC questions' top hits with the dictionary bridge on
+    # (bench/train_confidence.py examples): a right one is trusted, the top hit of a question
+    # whose paragraph is not in the corpus is not
+    right = features(dense_z=3.15, dense_gap=0.8, margin=0.54, translated_coverage=0.15)
+    miss = features(dense_z=1.4, dense_gap=-0.1, margin=0.11, translated_coverage=0.04)
+    assert model.predict(right, cross_script=True) > 0.4
+    assert model.predict(miss, cross_script=True) < 0.2
+
+
 def test_cross_script_extremes(model):
     # an English question's top hit over Chinese text that stands far out (CMRC: about the
     # 90th percentile of right top hits) is confidently an answer; a typical top hit of a
     # question whose paragraph is not in the corpus (about the median) is refused
-    clear = features(dense_z=5.5, dense_gap=3.5, sentence=0.7, margin=0.5, dense=0.81)
+    clear = features(
+        dense_z=5.5, dense_gap=3.5, sentence=0.7, margin=0.5, dense=0.81, translated_coverage=0.38
+    )
     assert model.predict(clear, cross_script=True) > 0.8
     typical_miss = features(dense_z=2.2, dense_gap=0.4, sentence=0.18, margin=0.1, dense=0.757)
     assert model.predict(typical_miss, cross_script=True) < 0.3

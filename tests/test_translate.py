@@ -181,3 +181,30 @@ def test_translated_terms_find_the_passage(small_index, embedder, question, doc)
     assert r.index.chunks[best].doc == doc  # the lexical side alone already points at it
     hits = r.run(question, 3)
     assert hits[0].doc == doc
+
+
+#: 桥 (bridge) and 长 (long) are single-character translations; the index has the words 大桥
+#: and 全长, and no single-character grams, so the lexical bridge finds nothing here
+#: (translated_scores is 0 for every chunk; its test above passes because bridge.txt is chunk 0)
+BRIDGE_MISS = pytest.mark.xfail(strict=True, reason="single-character translations do not match")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("question", "doc"),
+    [q if q[1] != "bridge.txt" else pytest.param(*q, marks=BRIDGE_MISS) for q in QUESTIONS],
+)
+def test_translated_coverage_is_highest_on_the_passage(small_index, embedder, question, doc):
+    # the confidence feature of English questions over Chinese passages: the share of the
+    # translated words' evidence a passage holds
+    from qa.search import Retriever, translated_coverage
+
+    r = Retriever(small_index.index_dir, small_index, embedder=embedder)
+    ids = np.arange(len(r.index.chunks))
+    cov = translated_coverage(r.index, question, ids)
+    assert ((cov >= 0) & (cov <= 1)).all()
+    best = int(np.argmax(cov))
+    assert r.index.chunks[best].doc == doc
+    assert cov[best] > 0 and np.sort(cov)[-2] < cov[best]
+    top = r.score(question, 1)[0]
+    assert top.cross_script and top.features[-1] == pytest.approx(cov[top.chunk])
