@@ -55,7 +55,7 @@ from qa.corpus import (
 from qa.dense import build_dense, load_dense, write_dense
 from qa.embed import Embedder, get_embedder
 from qa.formats import READERS_VERSION
-from qa.lexical import LexicalBuilder, LexicalIndex, analyze
+from qa.lexical import ANALYZER_VERSION, ChunkTerms, LexicalBuilder, LexicalIndex, analyze
 from qa.settings import DEFAULTS, Settings
 
 log = logging.getLogger("qa")
@@ -106,6 +106,12 @@ def chunker_settings(settings: Settings) -> dict[str, Any]:
         "min_chunk_chars": settings.min_chunk_chars,
         "heading_max_chars": settings.heading_max_chars,
     }
+
+
+def lexical_settings() -> dict[str, Any]:
+    """What makes the lexical index's terms: a previous version's are copied by a rebuild
+    only if they are the same."""
+    return {"analyzer": ANALYZER_VERSION}
 
 
 @dataclass(frozen=True)
@@ -499,6 +505,7 @@ class _Reader:
         self.done = 0
         self.ocr_pages = 0
         self.files_reused = 0
+        self.reused_ids: dict[str, range] = {}  # a reused file -> its chunks in ``old``
 
     def _reuse(self, path: Path, rel: str) -> tuple[DocumentMeta, list[Chunk]] | None:
         entry = self.old.manifest["files"].get(rel) if self.old is not None else None
@@ -519,7 +526,9 @@ class _Reader:
             reader=info.reader,
             ocr_pages=info.ocr_pages,
         )
-        return meta, [self.old.chunks[i] for i in self.old.chunk_ids(rel)]
+        ids = self.old.chunk_ids(rel)
+        self.reused_ids[rel] = ids
+        return meta, [self.old.chunks[i] for i in ids]
 
     def __call__(
         self, path: Path, root: Path, settings: Settings
@@ -642,6 +651,7 @@ def build_index(
             "format_version": FORMAT_VERSION,
             "model": {"name": model, "fingerprint": fingerprint, "dim": dim},
             "chunker": chunker_settings(settings),
+            "lexical": lexical_settings(),
             "dense": dense_info,
             "files": files,
             "skipped": [
@@ -703,6 +713,12 @@ def _read_corpus(
     reader = _Reader(old, settings, n_files, report, bar)
     writer = ChunkWriter(tmp)
     lexical = LexicalBuilder()
+    copied: ChunkTerms | None = None  # the previous version's terms, read at the first reuse
+    can_copy = (
+        reader.old is not None
+        and reader.old.lexical.tfs is not None
+        and reader.old.manifest.get("lexical") == lexical_settings()
+    )
 
     docs: list[tuple[DocumentMeta, int]] = []
     skipped: list[Skipped] = []
@@ -714,8 +730,14 @@ def _read_corpus(
                 skipped.append(item)
                 continue
             meta, chunks = item
-            for c in chunks:
-                lexical.add(analyze(c.section + "\n" + c.text))
+            old_ids = reader.reused_ids.pop(meta.path, None)
+            if old_ids is not None and can_copy and reader.old is not None:
+                copied = copied or ChunkTerms(reader.old.lexical)
+                for i in old_ids:  # the same text: its terms, not jieba again
+                    lexical.add_copied(copied, i)
+            else:
+                for c in chunks:
+                    lexical.add(analyze(c.section + "\n" + c.text))
             docs.append((meta, writer.add(meta.path, chunks)))
     finally:
         if bar is not None:

@@ -84,6 +84,41 @@ def test_incremental_rebuild_embeds_only_changes(small, embedder):
     assert build(small, embedder).embedded == 0
 
 
+def test_a_rebuild_copies_unchanged_chunks_terms_and_equals_a_fresh_build(
+    small, embedder, tmp_path, monkeypatch
+):
+    """Unchanged files' terms come from the previous version (jieba is not run on them), and
+    the lexical index is the one a build from nothing gives; an older index without term
+    frequencies, or one whose analyser differs, is analysed again."""
+    import qa.index
+    import qa.lexical
+
+    build(small, embedder)
+    (small.corpus_dir / "a.txt").write_text(DOCS["a.txt"] + "\n\n新增的一段：周一闭馆。", "utf-8")
+    analysed: list[str] = []
+    real = qa.index.analyze
+    monkeypatch.setattr(qa.index, "analyze", lambda t: analysed.append(t) or real(t))
+    build(small, embedder)
+    idx = load_index(small.index_dir)
+    assert analysed and all(
+        c.doc == "a.txt" for c in idx.chunks if c.section + "\n" + c.text in analysed
+    )
+    assert len(analysed) == sum(1 for c in idx.chunks if c.doc == "a.txt")
+    assert idx.manifest["lexical"] == {"analyzer": qa.lexical.ANALYZER_VERSION}
+    fresh = dataclasses.replace(small, index_dir=tmp_path / "fresh")
+    build(fresh, embedder)
+    ref = load_index(fresh.index_dir).lexical
+    for name in ("indptr", "docs", "weights", "lengths", "tfs"):
+        assert np.array_equal(getattr(idx.lexical, name), getattr(ref, name)), name
+    assert np.array_equal(idx.lexical.vocab.hashes, ref.vocab.hashes)
+    # another analyser version: every chunk is analysed again
+    analysed.clear()
+    monkeypatch.setattr(qa.index, "ANALYZER_VERSION", qa.lexical.ANALYZER_VERSION + 1)
+    (small.corpus_dir / "b.md").write_text(DOCS["b.md"] + "\n\n末班车十一点。", "utf-8")
+    build(small, embedder)
+    assert len(analysed) == len(load_index(small.index_dir).chunks)
+
+
 def test_missing_index_says_how_to_rebuild(tmp_path):
     with pytest.raises(MissingIndexError, match="qa build"):
         load_index(tmp_path / "nothing")

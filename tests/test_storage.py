@@ -19,7 +19,7 @@ import qa.lexical
 from qa.chunk import Chunk, chunk_text
 from qa.chunkstore import SCRIPTS, ChunkStore, ChunkWriter
 from qa.dense import FLAT, HNSW, build_dense, load_dense, write_dense
-from qa.lexical import LexicalIndex, Vocabulary, analyze
+from qa.lexical import ChunkTerms, LexicalBuilder, LexicalIndex, Vocabulary, analyze
 from qa.settings import DEFAULTS
 from qa.text import script_of
 
@@ -146,6 +146,53 @@ def test_lexical_index_saves_and_loads_mmapped(tmp_path: Path) -> None:
         ids = np.arange(len(docs))
         assert np.array_equal(back.coverage(q, ids), idx.coverage(q, ids))
     assert back.n_docs == len(docs) and back.idf("#地铁") == idx.idf("#地铁")
+
+
+@given(st.lists(words, min_size=1, max_size=12), st.lists(words, max_size=6), st.data())
+@settings(max_examples=60, deadline=None)
+def test_copying_a_chunks_terms_equals_analysing_it_again(
+    old_docs: list[list[str]], new_docs: list[list[str]], data: st.DataObject
+) -> None:
+    """A rebuild copies an unchanged chunk's terms from the previous index (ChunkTerms) and
+    analyses only new text: the index must be the one a build from nothing gives."""
+    old = LexicalIndex.build(old_docs)
+    source = ChunkTerms(old)
+    for i, d in enumerate(old_docs):
+        ids, tfs = source[i]
+        assert Counter(
+            {old.vocab.term(int(t)): int(n) for t, n in zip(ids, tfs, strict=True)}
+        ) == Counter(d)
+    # the next corpus: some old chunks (in any order, some twice) mixed with new ones
+    plan = data.draw(
+        st.lists(st.one_of(st.integers(0, len(old_docs) - 1), st.sampled_from(new_docs or [[]])))
+    )
+    builder = LexicalBuilder()
+    for step in plan:
+        if isinstance(step, int):
+            builder.add_copied(source, step)
+        else:
+            builder.add(step)
+    got = builder.finish()
+    want = LexicalIndex.build([old_docs[x] if isinstance(x, int) else x for x in plan])
+    assert got.n_docs == want.n_docs
+    assert np.array_equal(got.lengths, want.lengths)
+    assert np.array_equal(got.vocab.hashes, want.vocab.hashes)
+    assert np.array_equal(got.vocab.text, want.vocab.text)
+    for a, b in ((got.indptr, want.indptr), (got.docs, want.docs), (got.tfs, want.tfs)):
+        assert np.array_equal(a, b)
+    assert np.allclose(got.weights, want.weights, rtol=1e-6)
+
+
+def test_an_index_without_term_frequencies_still_loads(tmp_path: Path) -> None:
+    """Indexes built before lexical_tf.npy answer as before; only copying needs the file."""
+    docs = [analyze(c.section + "\n" + c.text) for cs in _chunks().values() for c in cs]
+    LexicalIndex.build(docs).save(tmp_path)
+    (tmp_path / "lexical_tf.npy").unlink()
+    back = LexicalIndex.load(tmp_path)
+    assert back.tfs is None and back.n_docs == len(docs)
+    assert back.scores(analyze("广州地铁票价")).max() > 0
+    with pytest.raises(ValueError, match="older qa"):
+        ChunkTerms(back)
 
 
 def test_vocabulary_is_exact_even_when_hashes_collide(monkeypatch: pytest.MonkeyPatch) -> None:
