@@ -346,6 +346,18 @@ def test_term_ids_are_stable():
     assert len({milvus.term_id(f"t{i}") for i in range(10000)}) >= 9998
 
 
+def test_publish_reads_the_saved_term_counts_as_analysing_would(default_index):
+    """A publish takes each chunk's term counts from the local index's saved frequencies (no
+    jieba); they must be what analysing the chunk gives, and an index without them falls back."""
+    idx = load_index(default_index.index_dir)
+    assert idx.lexical.tfs is not None
+    terms_of = milvus.IndexTerms(idx)
+    for i, c in enumerate(idx.chunks):
+        assert terms_of(i) == milvus.chunk_terms(c), c.text[:40]
+    older = dataclasses.replace(idx, lexical=idx.lexical._replace(tfs=None))
+    assert milvus.IndexTerms(older)(0) == milvus.chunk_terms(idx.chunks[0])
+
+
 def test_readers_see_whole_versions_while_publishing(small, embedder):
     """A reader that asks while publishes run sees one whole version at every moment."""
     import threading
