@@ -304,21 +304,39 @@ class LexicalBuilder:
 
 class ChunkTerms:
     """The terms of each chunk of a saved :class:`LexicalIndex` and their frequencies: its
-    postings turned chunk by chunk (one stable sort), what :meth:`LexicalBuilder.add_copied`
-    copies. About 6 bytes a posting while a rebuild runs (150 MB at 100,000 chunks)."""
+    postings turned chunk by chunk, what :meth:`LexicalBuilder.add_copied` copies. 6 bytes a
+    posting while a rebuild runs (155 MB at 100,000 chunks). The postings are regrouped by a
+    counting sort in blocks (:data:`BLOCK` postings at a time), not by one ``argsort`` of them
+    all, whose 8-byte indices and temporaries added 480 MB to a 100,000-chunk rebuild's peak
+    (measured: 1.6 -> 2.1 GB)."""
+
+    BLOCK = 1 << 20
 
     def __init__(self, index: LexicalIndex) -> None:
         if index.tfs is None:
             raise ValueError("this lexical index has no term frequencies (built by an older qa)")
         self.vocab = index.vocab
         self._lengths = index.lengths
-        docs = np.asarray(index.docs)
-        order = np.argsort(docs, kind="stable")  # by chunk; term ids stay ascending in one
-        counts = np.diff(np.asarray(index.indptr))
-        self._terms = np.repeat(np.arange(len(counts), dtype=np.int32), counts)[order]
-        self._tfs = np.asarray(index.tfs)[order]
-        self._ptr = np.zeros(index.n_docs + 1, dtype=np.int64)
-        np.cumsum(np.bincount(docs, minlength=index.n_docs), out=self._ptr[1:])
+        n, total = index.n_docs, len(index.docs)
+        self._ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(index.docs, minlength=n), out=self._ptr[1:])
+        self._terms = np.empty(total, dtype=np.int32)
+        self._tfs = np.empty(total, dtype=index.tfs.dtype)
+        fill = self._ptr[:-1].copy()  # where each chunk's next term goes
+        indptr = np.asarray(index.indptr)
+        for lo in range(0, total, self.BLOCK):
+            hi = min(lo + self.BLOCK, total)
+            docs = np.asarray(index.docs[lo:hi])
+            order = np.argsort(docs, kind="stable")  # by chunk, term ids ascending within
+            docs = docs[order]
+            starts = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
+            sizes = np.diff(np.r_[starts, len(docs)])
+            rank = np.arange(len(docs)) - np.repeat(starts, sizes)  # place among its chunk's
+            dest = fill[docs] + rank
+            term = np.searchsorted(indptr, np.arange(lo, hi), side="right") - 1
+            self._terms[dest] = term[order]
+            self._tfs[dest] = np.asarray(index.tfs[lo:hi])[order]
+            fill[docs[starts]] += sizes
 
     def __getitem__(self, chunk: int) -> tuple[np.ndarray, np.ndarray]:
         """Chunk ``chunk``'s term ids (in :attr:`vocab`) and how often each occurs."""

@@ -183,6 +183,28 @@ def test_copying_a_chunks_terms_equals_analysing_it_again(
     assert np.allclose(got.weights, want.weights, rtol=1e-6)
 
 
+def test_chunk_terms_regroups_postings_in_blocks_as_one_sort_would(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The blockwise counting sort equals a single stable argsort of all postings by chunk,
+    with blocks that split chunks' and terms' postings anywhere."""
+    rng = random.Random(5)
+    docs = [[f"t{rng.randrange(40)}" for _ in range(rng.randrange(0, 30))] for _ in range(200)]
+    idx = LexicalIndex.build(docs)
+    order = np.argsort(idx.docs, kind="stable")
+    terms = np.repeat(np.arange(len(idx.vocab)), np.diff(idx.indptr))[order]
+    tfs = idx.tfs[order]
+    ptr = np.r_[0, np.cumsum(np.bincount(idx.docs, minlength=idx.n_docs))]
+    for block in (1, 7, 64, 1 << 20):
+        monkeypatch.setattr(ChunkTerms, "BLOCK", block)
+        view = ChunkTerms(idx)
+        for i in range(idx.n_docs):
+            got_terms, got_tfs = view[i]
+            assert np.array_equal(got_terms, terms[ptr[i] : ptr[i + 1]])
+            assert np.array_equal(got_tfs, tfs[ptr[i] : ptr[i + 1]])
+            assert view.length(i) == len(docs[i])
+
+
 def test_an_index_without_term_frequencies_still_loads(tmp_path: Path) -> None:
     """Indexes built before lexical_tf.npy answer as before; only copying needs the file."""
     docs = [analyze(c.section + "\n" + c.text) for cs in _chunks().values() for c in cs]
