@@ -121,7 +121,7 @@ def main() -> None:
                 "median_seconds": statistics.median(g["seconds"] for g in got),
                 "peak_rss_mb": max(g["peak_rss_mb"] for g in got),
                 "embedded": [g.get("embedded", 0) for g in got],
-                "chunks": got[0]["chunks"],
+                "chunks": got[0].get("chunks", got[0].get("written")),
                 "load": [round(g["load"], 1) for g in got],
             }
             for case, got in cases.items()

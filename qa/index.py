@@ -743,6 +743,7 @@ def _read_corpus(
         if bar is not None:
             bar.close()
     writer.close()
+    del copied  # the previous version's terms need not stay while the postings are sorted
     report(0.3, "writing the lexical index")
     try:
         lexical.finish().save(tmp)

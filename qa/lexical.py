@@ -280,6 +280,7 @@ class LexicalBuilder:
     def finish(self, k1: float = K1, b: float = B) -> LexicalIndex:
         """The BM25 index of every chunk added (Lucene's IDF; ``k1``, ``b`` as usual)."""
         self._flush()
+        self._source, self._remap = None, np.zeros(0, dtype=np.int64)  # freed before sorting
         n = len(self._lengths)
         lengths = np.asarray(self._lengths, dtype=np.int32)
         rows = np.concatenate(self._parts) if self._parts else np.zeros((0, 3), dtype=np.int32)
