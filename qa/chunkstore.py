@@ -88,7 +88,33 @@ class ChunkWriter:
         return at, len(data)
 
     def add(self, doc: str, chunks: Iterable[Chunk]) -> int:
-        """Append the chunks of document ``doc`` (in document order); returns their number."""
+        """Append the chunks of document ``doc`` (in document order, taken one at a time);
+        returns their number. All or nothing: if ``chunks`` raises (or a write fails), what
+        was written of ``doc`` is taken out again before the error goes on."""
+        mark = (self.count, self._offset, len(self._breaks), self._last_section)
+        try:
+            return self._add(doc, chunks)
+        except BaseException:
+            self._undo(*mark)
+            raise
+
+    def _undo(
+        self, count: int, offset: int, breaks: int, last_section: tuple[str, int, int]
+    ) -> None:
+        """Forget the rows, texts and page breaks written after the given counts."""
+        flushed = self.count - len(self._rows)  # rows already in the file
+        if count >= flushed:
+            del self._rows[count - flushed :]
+        else:
+            self._rows = []
+            self._meta_tmp.truncate(count * META.itemsize)
+            self._meta_tmp.seek(count * META.itemsize)
+        self._texts.truncate(offset)  # (flushes first) then the writes go on from there
+        self._texts.seek(offset)
+        del self._breaks[breaks:]
+        self.count, self._offset, self._last_section = count, offset, last_section
+
+    def _add(self, doc: str, chunks: Iterable[Chunk]) -> int:
         first = self.count
         d = len(self._docs)
         for c in chunks:

@@ -42,7 +42,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from qa.chunk import CHUNKER_VERSION, Chunk, read_chunks
+from qa.chunk import CHUNKER_VERSION, Chunk, iter_document_chunks
 from qa.chunkstore import ChunkStore, ChunkWriter
 from qa.corpus import (
     DocumentMeta,
@@ -51,6 +51,7 @@ from qa.corpus import (
     file_sha256,
     iter_each,
     list_files,
+    skip_reason,
 )
 from qa.dense import build_dense, load_dense, write_dense
 from qa.embed import Embedder, get_embedder
@@ -479,11 +480,19 @@ def _format1_vectors(folder: Path, fingerprint: str) -> dict[bytes, np.ndarray]:
     return dict(zip(hashes, vecs, strict=True))
 
 
+#: The share of a build's progress that reading and chunking the files takes; indexing their
+#: words takes the rest up to 0.3 (then come the vectors).
+READ_SHARE = 0.2
+#: A file being read tells how many chunks it has given every this many chunks.
+REPORT_CHUNKS = 10_000
+
+
 class _Reader:
-    """Reads and chunks the corpus files one by one for a build (``qa.corpus.read_each``
+    """Reads and chunks the corpus files one by one for a build (``qa.corpus.iter_each``
     calls it), taking an unchanged file's chunks from the previous version instead, and
-    reporting progress per file and per page (OCR is slow) to ``report`` and to a terminal
-    progress bar."""
+    reporting progress per file, per page (OCR is slow) and per :data:`REPORT_CHUNKS` chunks
+    of a big file to ``report`` and to a terminal progress bar. A file's chunks come lazily:
+    a big text file is cut as it is read."""
 
     def __init__(
         self,
@@ -500,7 +509,7 @@ class _Reader:
         self.ocr_pages = 0
         self.files_reused = 0
 
-    def _reuse(self, path: Path, rel: str) -> tuple[DocumentMeta, list[Chunk]] | None:
+    def _reuse(self, path: Path, rel: str) -> tuple[DocumentMeta, Iterator[Chunk]] | None:
         entry = self.old.manifest["files"].get(rel) if self.old is not None else None
         if entry is None or self.old is None:
             return None
@@ -519,19 +528,20 @@ class _Reader:
             reader=info.reader,
             ocr_pages=info.ocr_pages,
         )
-        return meta, [self.old.chunks[i] for i in self.old.chunk_ids(rel)]
+        store = self.old.chunks
+        return meta, _read_guard(store[i] for i in store.chunk_range(rel))
 
     def __call__(
         self, path: Path, root: Path, settings: Settings
-    ) -> tuple[DocumentMeta, list[Chunk]]:
+    ) -> tuple[DocumentMeta, Iterator[Chunk]]:
         rel = checked_path(path, root, settings)
         name = Path(rel).name
-        frac = 0.3 * self.done / self.total
+        frac = READ_SHARE * self.done / self.total
 
         def on_page(done: int, total: int, how: str) -> None:
             what = "OCR" if how == "ocr" else "page"
             msg = f"reading {name}: {what} {done}/{total}"
-            self.report(frac + 0.3 * done / max(total, 1) / self.total, msg)
+            self.report(frac + READ_SHARE * done / max(total, 1) / self.total, msg)
             if self.bar is not None:
                 self.bar.set_postfix_str(f"{name[:30]} {what} {done}/{total}", refresh=True)
 
@@ -541,13 +551,25 @@ class _Reader:
                 self.files_reused += 1
                 return reused
             self.report(frac, f"reading {name} ({self.done + 1}/{self.total})")
-            meta, chunks = read_chunks(path, root, settings, progress=on_page)
+            meta, chunks = iter_document_chunks(path, root, settings, progress=on_page)
             self.ocr_pages += meta.ocr_pages
-            return meta, chunks
+            which = f"{name} ({self.done + 1}/{self.total})"
+            frac = READ_SHARE * (self.done + 1) / self.total
+            return meta, self._counted(which, frac, _read_guard(chunks))
         finally:
             self.done += 1
             if self.bar is not None:
                 self.bar.update(1)
+
+    def _counted(self, which: str, frac: float, chunks: Iterator[Chunk]) -> Iterator[Chunk]:
+        """``chunks``, telling every :data:`REPORT_CHUNKS` of them how far a big file is (an
+        error of ``report`` stops the build: it is no failure to read the file)."""
+        for n, c in enumerate(chunks, 1):
+            yield c
+            if n % REPORT_CHUNKS == 0:
+                self.report(frac, f"reading {which}: {n} chunks")
+                if self.bar is not None:
+                    self.bar.set_postfix_str(f"{which[:40]} {n} chunks", refresh=True)
 
 
 def _new_version_name() -> str:
@@ -694,39 +716,88 @@ def _read_corpus(
     report: BuildProgress,
     show_progress_bar: bool,
 ) -> tuple[list[tuple[DocumentMeta, int]], list[Skipped], int, _Reader]:
-    """Read and chunk every corpus file into the new version's chunk store and lexical index
-    in ``tmp``, a file at a time (nothing of a file is kept once written). Returns each
-    document with its chunk count, the skipped files, the number of chunks and the reader
-    (its counts)."""
+    """Read and chunk every corpus file into the new version's chunk store in ``tmp``, then
+    index the stored chunks' words (the lexical index, in ``tmp`` too). A file's chunks go to
+    the store as they are cut, a big text file's while it is read (nothing of a file is kept
+    in memory); a file that fails midway (it changed while it was read) is taken out of the
+    store again and skipped. Returns each document with its chunk count, the skipped files,
+    the number of chunks and the reader (its counts)."""
     n_files = len(list_files(corpus, settings))
     bar = _bar(n_files, "reading", "file") if show_progress_bar else None
     reader = _Reader(old, settings, n_files, report, bar)
     writer = ChunkWriter(tmp)
-    lexical = LexicalBuilder()
 
     docs: list[tuple[DocumentMeta, int]] = []
     skipped: list[Skipped] = []
     try:
-        # one file's chunks in memory at a time; writing them is outside iter_each's net, so
-        # a full disk stops the build instead of skipping the file
+        # writing is outside iter_each's net, so a full disk stops the build instead of
+        # skipping the file; a failure to read the chunks is caught here
         for item in iter_each(corpus, reader, settings):
             if isinstance(item, Skipped):
                 skipped.append(item)
                 continue
             meta, chunks = item
-            for c in chunks:
-                lexical.add(analyze(c.section + "\n" + c.text))
-            docs.append((meta, writer.add(meta.path, chunks)))
+            try:
+                docs.append((meta, writer.add(meta.path, chunks)))
+            except _ReadFailed as e:  # the writer has dropped the file's chunks
+                log.warning("skipped %s: %s", meta.path, e.reason)
+                skipped.append(Skipped(meta.path, e.reason))
     finally:
         if bar is not None:
             bar.close()
     writer.close()
+    _index_words(ChunkStore(tmp), tmp, report, show_progress_bar)
+    return docs, skipped, writer.count, reader
+
+
+class _ReadFailed(Exception):
+    """Reading a file's chunks failed midway; ``reason`` says why (as a skip does)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _read_guard(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
+    """``chunks``, with a failure to produce the next one (the file changed while it was read,
+    a reader or chunker error) raised as :class:`_ReadFailed`, told apart from a failure to
+    write them."""
+    while True:
+        try:
+            c = next(chunks)
+        except StopIteration:
+            return
+        except Exception as e:  # as iter_each: one odd file must not stop the whole build
+            raise _ReadFailed(skip_reason(e)) from e
+        yield c
+
+
+def _index_words(
+    store: ChunkStore, tmp: Path, report: BuildProgress, show_progress_bar: bool
+) -> None:
+    """Build the lexical index of the chunks in ``store`` and write it in ``tmp``, streaming
+    (a chunk at a time)."""
+    lexical = LexicalBuilder()
+    n = len(store)
+    bar = _bar(n, "indexing words", "chunk") if show_progress_bar and n else None
+    t0 = time.perf_counter()
+    try:
+        for i, c in enumerate(store, 1):
+            lexical.add(analyze(c.section + "\n" + c.text))
+            if i % 1000 == 0 or i == n:
+                msg = f"indexing words: {i}/{n} chunks" + _rate(i, n, t0)
+                report(READ_SHARE + (0.3 - READ_SHARE) * i / n, msg)
+                if bar is not None:
+                    bar.n = i
+                    bar.refresh()
+    finally:
+        if bar is not None:
+            bar.close()
     report(0.3, "writing the lexical index")
     try:
         lexical.finish().save(tmp)
     except OSError as e:  # numpy's message alone ("N requested and M written") is unclear
         raise OSError(f"cannot write the lexical index in {tmp}: {e}") from e
-    return docs, skipped, writer.count, reader
 
 
 class _Embedded(NamedTuple):
