@@ -93,6 +93,10 @@ class BuildLockedError(IndexProblem):
     """Another build holds the index folder's lock."""
 
 
+class BuildMemoryError(IndexProblem):
+    """A build ran out of memory (the previous index stays in use)."""
+
+
 def _rebuild_hint(folder: Path) -> str:
     return f"rebuild it with: qa build --index {folder}"
 
@@ -572,6 +576,20 @@ class _Reader:
                     self.bar.set_postfix_str(f"{which[:40]} {n} chunks", refresh=True)
 
 
+@contextlib.contextmanager
+def _out_of_memory(folder: Path) -> Iterator[None]:
+    """A build's ``MemoryError`` as a :class:`BuildMemoryError` that says what happened. (The
+    kernel may kill a build that runs out of memory instead: then too the previous version
+    stays in force, and the next build takes the vectors it saved.)"""
+    try:
+        yield
+    except MemoryError:
+        raise BuildMemoryError(
+            f"not enough memory to build the index in {folder}: the previous index stays in "
+            "use (index fewer or smaller files, or free memory, and build again)"
+        ) from None
+
+
 def _new_version_name() -> str:
     return time.strftime("v-%Y%m%d-%H%M%S-", time.gmtime()) + os.urandom(3).hex()
 
@@ -612,7 +630,7 @@ def build_index(
         if progress is not None:
             progress(frac, msg)
 
-    with build_lock(folder, wait=wait):
+    with build_lock(folder, wait=wait), _out_of_memory(folder):
         report(0.0, "reading documents")
         old = _previous_index(folder)
         old_files = old.manifest.get("files", {}) if old is not None else {}

@@ -196,3 +196,32 @@ def test_two_thousand_tiny_files_build_list_and_answer(tmp_path, embedder) -> No
     (corpus / "00" / "f0000.txt").write_text("会议室的投影仪坏了，已经报修。\n", "utf-8")
     again = _build(corpus, folder, embedder)
     assert (again.files_reused, again.embedded, again.chunks) == (1999, 1, 2000)
+
+
+@pytest.mark.integration
+def test_a_build_out_of_memory_says_so_and_keeps_the_previous_index(
+    tmp_path, embedder, monkeypatch, capsys
+) -> None:
+    import qa.cli
+    import qa.lexical
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "small.txt").write_text("黄埔图书馆于2015年3月开放，藏书约120万册。\n", "utf-8")
+    folder = tmp_path / "index"
+    _build(corpus, folder, embedder)
+    before = load_index(folder)
+    (corpus / "big.txt").write_text(_big_text(30), encoding="utf-8")
+
+    def no_memory(self):  # type: ignore[no-untyped-def]
+        raise MemoryError  # numpy's, when the postings' arrays do not fit
+
+    monkeypatch.setattr(qa.lexical.LexicalBuilder, "finish", no_memory)
+    with pytest.raises(qa.index.BuildMemoryError, match="previous index stays in use"):
+        _build(corpus, folder, embedder)
+    code = qa.cli.main(["build", "--corpus", str(corpus), "--index", str(folder)])
+    err = capsys.readouterr().err  # progress bars, then one line
+    assert code == 1 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("qa: error: not enough memory"), err
+    after = load_index(folder)
+    assert after.version == before.version and after.chunks == before.chunks
