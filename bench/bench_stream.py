@@ -8,6 +8,13 @@ Measured for each build: wall seconds of ``build_index`` and the seconds of its 
 chunk and lexical-index the files; vectors; write and publish), the process's peak RSS
 (``VmHWM``) at the end of each phase, the chunk count and the index size on disk.
 
+``chunks`` runs the reading side alone on this checkout, for sizes the whole build cannot
+reach: read, chunk and write one big file to a chunk store (no words, no vectors), holding the
+file's chunks in a list as the build before did (``read_chunks``) and as they are cut
+(``iter_document_chunks``), its seconds and peak RSS.
+
+    python bench/bench_stream.py chunks --mb 200 2048
+
 What is *not* measured: the embedding model. At about 44 chunks/s on this 2-core machine, a
 2 GB file's millions of chunks would take days, so the builds get :class:`HashEncoder`, a
 deterministic stand-in (each text's vector is a one-hot of its hash, 384 dimensions as the real
@@ -96,6 +103,47 @@ print(json.dumps({
 """
 
 
+CHUNKS = r"""
+import dataclasses, json, sys, time
+from pathlib import Path
+from qa.chunk import iter_document_chunks, read_chunks
+from qa.chunkstore import ChunkWriter
+from qa.settings import DEFAULTS
+path, out, how = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+st = dataclasses.replace(DEFAULTS, max_file_bytes=2 * path.stat().st_size)
+t0 = time.perf_counter()
+if how == "list":  # what the build before held: read_chunks, a list per file
+    meta, chunks = read_chunks(path, path.parent, st)
+else:  # what it does now: the chunks as they are cut
+    meta, chunks = iter_document_chunks(path, path.parent, st)
+writer = ChunkWriter(out)
+n = writer.add(meta.path, chunks)
+writer.close()
+status = open("/proc/self/status").read()
+print(json.dumps({"seconds": round(time.perf_counter() - t0, 1), "chunks": n,
+    "peak_rss_mb": int(status.split("VmHWM:")[1].split()[0]) // 1024}))
+"""
+
+
+def run_chunks(path: Path, out: Path, how: str) -> dict:
+    """Read, chunk and store one big file (no words, no vectors) in a subprocess."""
+    import shutil
+
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run(
+        [sys.executable, "-c", CHUNKS, str(path), str(out), how],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    shutil.rmtree(out, ignore_errors=True)
+    if res.returncode != 0:
+        return {"failed": " / ".join(res.stderr.strip().splitlines()[-3:])}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
 def write_big(path: Path, mb: int) -> int:
     """The big file (see the module docstring); written once per size."""
     if path.exists() and path.stat().st_size >= mb * 2**20:
@@ -169,7 +217,7 @@ def run_build(tree: Path, corpus: Path, index: Path, extra: dict) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("case", choices=["big", "tiny"])
+    ap.add_argument("case", choices=["big", "tiny", "chunks"])
     ap.add_argument("--mb", type=int, nargs="+", default=[50], help="big file sizes (MB)")
     ap.add_argument("--files", type=int, default=100_000, help="number of tiny files")
     ap.add_argument("--baseline", type=Path, help="another checkout, built in the same run")
@@ -180,6 +228,19 @@ def main() -> None:
     if args.baseline:
         trees["baseline"] = args.baseline
     results: dict = {"load_before": os.getloadavg()[0], "runs": []}
+    if args.case == "chunks":  # the reading side alone, on this checkout: list vs stream
+        for mb in args.mb:
+            corpus = args.work / f"big-{mb}"
+            corpus.mkdir(parents=True, exist_ok=True)
+            size = write_big(corpus / "big.txt", mb)
+            for how in ("list", "stream"):
+                res = run_chunks(corpus / "big.txt", args.work / "store", how)
+                res.update(case=f"chunks of {mb} MB", how=how, corpus_size=size)
+                res["load"] = os.getloadavg()[0]
+                print(json.dumps(res), file=sys.stderr)
+                results["runs"].append(res)
+        write_results(results, args.out or HERE / "results" / "stream_chunks.json")
+        return
     if args.case == "big":
         cases = []
         for mb in args.mb:
