@@ -162,8 +162,11 @@ def write_big(path: Path, mb: int) -> int:
                 parts.append(f"{p[:cut]}（第{n}段）{p[cut:]}\n\n")
                 n += 1
             block = "".join(parts).encode("utf-8")
-            if size + len(block) > target:
-                block = block[: target - size].rsplit(b"\n\n", 1)[0] + b"\n"
+            if size + len(block) > target:  # end at a paragraph end (whole characters)
+                cut = block.rfind(b"\n\n", 0, target - size)
+                block = block[: cut + 2] if cut >= 0 else b""
+                if not block:
+                    break
             f.write(block)
             size += len(block)
     tmp.rename(path)

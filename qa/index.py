@@ -811,6 +811,7 @@ def _index_words(
     finally:
         if bar is not None:
             bar.close()
+    del store  # its pages need not stay mapped while the postings are sorted
     report(0.3, "writing the lexical index")
     try:
         lexical.finish().save(tmp)
