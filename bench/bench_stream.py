@@ -6,7 +6,9 @@ this checkout and a baseline checkout in the same run (each build in a fresh sub
 
 Measured for each build: wall seconds of ``build_index`` and the seconds of its phases (read,
 chunk and lexical-index the files; vectors; write and publish), the process's peak RSS
-(``VmHWM``) at the end of each phase, the chunk count and the index size on disk.
+(``VmHWM``) at the end of each phase, the chunk count and the index size on disk. This code
+indexes the words after reading every file: ``files_s`` / ``peak_rss_files_mb`` are the time
+and peak up to then (reading and chunking alone).
 
 ``chunks`` runs the reading side alone on this checkout, for sizes the whole build cannot
 reach: read, chunk and write one big file to a chunk store (no words, no vectors), holding the
@@ -85,6 +87,8 @@ phases, t0 = {}, time.perf_counter()
 def progress(fraction, message):
     key = "read" if fraction <= 0.3 else "vectors" if fraction < 0.9 else "write"
     phases[key] = (time.perf_counter() - t0, hwm_mb())
+    if message.startswith("indexing words") and "files" not in phases:  # this code only
+        phases["files"] = phases[key]
 
 
 r = build_index(corpus, index, settings=st, embedder=HashEncoder(), progress=progress)
@@ -95,6 +99,8 @@ print(json.dumps({
     "read_s": round(ends["read"], 1),
     "vectors_s": round(ends["vectors"] - ends["read"], 1),
     "write_s": round(total - ends["vectors"], 1),
+    "files_s": round(phases["files"][0], 1) if "files" in phases else None,
+    "peak_rss_files_mb": phases["files"][1] if "files" in phases else None,
     "peak_rss_read_mb": phases["read"][1],
     "peak_rss_vectors_mb": phases["vectors"][1],
     "peak_rss_mb": hwm_mb(),
