@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import overload
@@ -160,14 +161,12 @@ class ChunkWriter:
         self._texts.close()
         self._meta_tmp.close()
         rows = self.folder / (META_FILE + ".rows")
-        # the .npy header in front of the raw rows, without reading them into memory
-        meta = np.lib.format.open_memmap(
-            self.folder / META_FILE, mode="w+", dtype=META, shape=(self.count,)
-        )
-        if self.count:
-            meta[:] = np.memmap(rows, dtype=META, mode="r", shape=(self.count,))
-        meta.flush()
-        del meta
+        # the .npy header in front of the raw rows, copied in blocks (not mapped: the pages of
+        # a mapping count in the process's memory until it is closed)
+        header = {"descr": np.lib.format.dtype_to_descr(META), "fortran_order": False}
+        with (self.folder / META_FILE).open("wb") as out, rows.open("rb") as src:
+            np.lib.format.write_array_header_1_0(out, {**header, "shape": (self.count,)})
+            shutil.copyfileobj(src, out, 1 << 20)
         os.unlink(rows)
         np.save(self.folder / BREAKS, np.asarray(self._breaks, dtype=np.int64))
         with (self.folder / DOCS).open("w", encoding="utf-8") as f:
