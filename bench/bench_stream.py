@@ -212,6 +212,7 @@ def run_build(tree: Path, corpus: Path, index: Path, extra: dict) -> dict:
     out = subprocess.run(
         [sys.executable, "-c", BUILD, str(corpus), str(index), json.dumps(extra)],
         env=env,
+        cwd=tree,  # "python -c" puts the working folder before PYTHONPATH
         capture_output=True,
         text=True,
     )
