@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import overload
@@ -88,7 +89,33 @@ class ChunkWriter:
         return at, len(data)
 
     def add(self, doc: str, chunks: Iterable[Chunk]) -> int:
-        """Append the chunks of document ``doc`` (in document order); returns their number."""
+        """Append the chunks of document ``doc`` (in document order, taken one at a time);
+        returns their number. All or nothing: if ``chunks`` raises (or a write fails), what
+        was written of ``doc`` is taken out again before the error goes on."""
+        mark = (self.count, self._offset, len(self._breaks), self._last_section)
+        try:
+            return self._add(doc, chunks)
+        except BaseException:
+            self._undo(*mark)
+            raise
+
+    def _undo(
+        self, count: int, offset: int, breaks: int, last_section: tuple[str, int, int]
+    ) -> None:
+        """Forget the rows, texts and page breaks written after the given counts."""
+        flushed = self.count - len(self._rows)  # rows already in the file
+        if count >= flushed:
+            del self._rows[count - flushed :]
+        else:
+            self._rows = []
+            self._meta_tmp.truncate(count * META.itemsize)
+            self._meta_tmp.seek(count * META.itemsize)
+        self._texts.truncate(offset)  # (flushes first) then the writes go on from there
+        self._texts.seek(offset)
+        del self._breaks[breaks:]
+        self.count, self._offset, self._last_section = count, offset, last_section
+
+    def _add(self, doc: str, chunks: Iterable[Chunk]) -> int:
         first = self.count
         d = len(self._docs)
         for c in chunks:
@@ -134,14 +161,12 @@ class ChunkWriter:
         self._texts.close()
         self._meta_tmp.close()
         rows = self.folder / (META_FILE + ".rows")
-        # the .npy header in front of the raw rows, without reading them into memory
-        meta = np.lib.format.open_memmap(
-            self.folder / META_FILE, mode="w+", dtype=META, shape=(self.count,)
-        )
-        if self.count:
-            meta[:] = np.memmap(rows, dtype=META, mode="r", shape=(self.count,))
-        meta.flush()
-        del meta
+        # the .npy header in front of the raw rows, copied in blocks (not mapped: the pages of
+        # a mapping count in the process's memory until it is closed)
+        header = {"descr": np.lib.format.dtype_to_descr(META), "fortran_order": False}
+        with (self.folder / META_FILE).open("wb") as out, rows.open("rb") as src:
+            np.lib.format.write_array_header_1_0(out, {**header, "shape": (self.count,)})
+            shutil.copyfileobj(src, out, 1 << 20)
         os.unlink(rows)
         np.save(self.folder / BREAKS, np.asarray(self._breaks, dtype=np.int64))
         with (self.folder / DOCS).open("w", encoding="utf-8") as f:

@@ -1040,6 +1040,14 @@ def read_corpus(root: Path, settings: Settings = DEFAULTS) -> tuple[list[Documen
 _T = TypeVar("_T")
 
 
+def skip_reason(err: Exception) -> str:
+    """Why a file that raised ``err`` while it was read is skipped: an
+    :class:`UnreadableError`'s reason, or the unexpected error named."""
+    if isinstance(err, UnreadableError):
+        return err.reason
+    return f"cannot be read: unexpected {type(err).__name__}: {err}"
+
+
 def iter_each(
     root: Path, read: Callable[[Path, Path, Settings], _T], settings: Settings = DEFAULTS
 ) -> Iterator[_T | Skipped]:
@@ -1055,11 +1063,8 @@ def iter_each(
         if isinstance(item, Path):
             try:
                 result = read(item, root, settings)
-            except UnreadableError as err:
-                item = Skipped(_shown(_relative(item, root)), err.reason)
             except Exception as err:  # one odd file must not stop the whole read
-                reason = f"cannot be read: unexpected {type(err).__name__}: {err}"
-                item = Skipped(_shown(_relative(item, root)), reason)
+                item = Skipped(_shown(_relative(item, root)), skip_reason(err))
             else:
                 yield result
                 continue

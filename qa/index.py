@@ -19,10 +19,12 @@ Rebuilds are incremental: a file whose content hash is unchanged since the previ
 PDF is not OCRed again), and a chunk whose content hash is already in the previous version
 (built with the same model) reuses its vector instead of being embedded again.
 
-A build streams: each file's chunks go to the new version's chunk store and lexical builder as
-they are read, so its memory does not grow with the corpus beyond the lexical postings (about
-12 bytes each) and the vectors (the dense index itself); a served index opens every file with
-``mmap``."""
+A build streams: each file's chunks go to the new version's chunk store as they are cut (a big
+text file's while it is read: no file is held whole, nor its chunks), and the lexical index is
+built from the finished store, so its memory does not grow with the corpus beyond the lexical
+postings (about 12 bytes each, more while they are sorted) and the vectors (the dense index
+itself); a served index opens every file with ``mmap``. A file whose reading fails midway (it
+changed meanwhile) is taken out of the store again and skipped."""
 
 from __future__ import annotations
 
@@ -35,14 +37,14 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from qa.chunk import CHUNKER_VERSION, Chunk, read_chunks
+from qa.chunk import CHUNKER_VERSION, Chunk, iter_document_chunks
 from qa.chunkstore import ChunkStore, ChunkWriter
 from qa.corpus import (
     DocumentMeta,
@@ -51,6 +53,7 @@ from qa.corpus import (
     file_sha256,
     iter_each,
     list_files,
+    skip_reason,
 )
 from qa.dense import build_dense, load_dense, write_dense
 from qa.embed import Embedder, get_embedder
@@ -90,6 +93,10 @@ class ModelMismatchError(IndexProblem):
 
 class BuildLockedError(IndexProblem):
     """Another build holds the index folder's lock."""
+
+
+class BuildMemoryError(IndexProblem):
+    """A build ran out of memory (the previous index stays in use)."""
 
 
 def _rebuild_hint(folder: Path) -> str:
@@ -485,11 +492,19 @@ def _format1_vectors(folder: Path, fingerprint: str) -> dict[bytes, np.ndarray]:
     return dict(zip(hashes, vecs, strict=True))
 
 
+#: The share of a build's progress that reading and chunking the files takes; indexing their
+#: words takes the rest up to 0.3 (then come the vectors).
+READ_SHARE = 0.2
+#: A file being read tells how many chunks it has given every this many chunks.
+REPORT_CHUNKS = 10_000
+
+
 class _Reader:
-    """Reads and chunks the corpus files one by one for a build (``qa.corpus.read_each``
+    """Reads and chunks the corpus files one by one for a build (``qa.corpus.iter_each``
     calls it), taking an unchanged file's chunks from the previous version instead, and
-    reporting progress per file and per page (OCR is slow) to ``report`` and to a terminal
-    progress bar."""
+    reporting progress per file, per page (OCR is slow) and per :data:`REPORT_CHUNKS` chunks
+    of a big file to ``report`` and to a terminal progress bar. A file's chunks come lazily:
+    a big text file is cut as it is read."""
 
     def __init__(
         self,
@@ -507,7 +522,7 @@ class _Reader:
         self.files_reused = 0
         self.reused_ids: dict[str, range] = {}  # a reused file -> its chunks in ``old``
 
-    def _reuse(self, path: Path, rel: str) -> tuple[DocumentMeta, list[Chunk]] | None:
+    def _reuse(self, path: Path, rel: str) -> tuple[DocumentMeta, Iterator[Chunk]] | None:
         entry = self.old.manifest["files"].get(rel) if self.old is not None else None
         if entry is None or self.old is None:
             return None
@@ -526,21 +541,22 @@ class _Reader:
             reader=info.reader,
             ocr_pages=info.ocr_pages,
         )
-        ids = self.old.chunk_ids(rel)
+        store = self.old.chunks
+        ids = store.chunk_range(rel)
         self.reused_ids[rel] = ids
-        return meta, [self.old.chunks[i] for i in ids]
+        return meta, _read_guard(store[i] for i in ids)
 
     def __call__(
         self, path: Path, root: Path, settings: Settings
-    ) -> tuple[DocumentMeta, list[Chunk]]:
+    ) -> tuple[DocumentMeta, Iterator[Chunk]]:
         rel = checked_path(path, root, settings)
         name = Path(rel).name
-        frac = 0.3 * self.done / self.total
+        frac = READ_SHARE * self.done / self.total
 
         def on_page(done: int, total: int, how: str) -> None:
             what = "OCR" if how == "ocr" else "page"
             msg = f"reading {name}: {what} {done}/{total}"
-            self.report(frac + 0.3 * done / max(total, 1) / self.total, msg)
+            self.report(frac + READ_SHARE * done / max(total, 1) / self.total, msg)
             if self.bar is not None:
                 self.bar.set_postfix_str(f"{name[:30]} {what} {done}/{total}", refresh=True)
 
@@ -550,13 +566,39 @@ class _Reader:
                 self.files_reused += 1
                 return reused
             self.report(frac, f"reading {name} ({self.done + 1}/{self.total})")
-            meta, chunks = read_chunks(path, root, settings, progress=on_page)
+            meta, chunks = iter_document_chunks(path, root, settings, progress=on_page)
             self.ocr_pages += meta.ocr_pages
-            return meta, chunks
+            which = f"{name} ({self.done + 1}/{self.total})"
+            frac = READ_SHARE * (self.done + 1) / self.total
+            return meta, self._counted(which, frac, _read_guard(chunks))
         finally:
             self.done += 1
             if self.bar is not None:
                 self.bar.update(1)
+
+    def _counted(self, which: str, frac: float, chunks: Iterator[Chunk]) -> Iterator[Chunk]:
+        """``chunks``, telling every :data:`REPORT_CHUNKS` of them how far a big file is (an
+        error of ``report`` stops the build: it is no failure to read the file)."""
+        for n, c in enumerate(chunks, 1):
+            yield c
+            if n % REPORT_CHUNKS == 0:
+                self.report(frac, f"reading {which}: {n} chunks")
+                if self.bar is not None:
+                    self.bar.set_postfix_str(f"{which[:40]} {n} chunks", refresh=True)
+
+
+@contextlib.contextmanager
+def _out_of_memory(folder: Path) -> Iterator[None]:
+    """A build's ``MemoryError`` as a :class:`BuildMemoryError` that says what happened. (The
+    kernel may kill a build that runs out of memory instead: then too the previous version
+    stays in force, and the next build takes the vectors it saved.)"""
+    try:
+        yield
+    except MemoryError:
+        raise BuildMemoryError(
+            f"not enough memory to build the index in {folder}: the previous index stays in "
+            "use (index fewer or smaller files, or free memory, and build again)"
+        ) from None
 
 
 def _new_version_name() -> str:
@@ -599,7 +641,7 @@ def build_index(
         if progress is not None:
             progress(frac, msg)
 
-    with build_lock(folder, wait=wait):
+    with build_lock(folder, wait=wait), _out_of_memory(folder):
         report(0.0, "reading documents")
         old = _previous_index(folder)
         old_files = old.manifest.get("files", {}) if old is not None else {}
@@ -704,52 +746,119 @@ def _read_corpus(
     report: BuildProgress,
     show_progress_bar: bool,
 ) -> tuple[list[tuple[DocumentMeta, int]], list[Skipped], int, _Reader]:
-    """Read and chunk every corpus file into the new version's chunk store and lexical index
-    in ``tmp``, a file at a time (nothing of a file is kept once written). Returns each
-    document with its chunk count, the skipped files, the number of chunks and the reader
-    (its counts)."""
+    """Read and chunk every corpus file into the new version's chunk store in ``tmp``, then
+    index the stored chunks' words (the lexical index, in ``tmp`` too). A file's chunks go to
+    the store as they are cut, a big text file's while it is read (nothing of a file is kept
+    in memory); a file that fails midway (it changed while it was read) is taken out of the
+    store again and skipped. Returns each document with its chunk count, the skipped files,
+    the number of chunks and the reader (its counts)."""
     n_files = len(list_files(corpus, settings))
     bar = _bar(n_files, "reading", "file") if show_progress_bar else None
     reader = _Reader(old, settings, n_files, report, bar)
     writer = ChunkWriter(tmp)
-    lexical = LexicalBuilder()
-    copied: ChunkTerms | None = None  # the previous version's terms, read at the first reuse
     can_copy = (
         reader.old is not None
         and reader.old.lexical.tfs is not None
         and reader.old.manifest.get("lexical") == lexical_settings()
     )
+    copies: list[tuple[int, range]] = []  # new first chunk id -> a reused file's old ids
 
     docs: list[tuple[DocumentMeta, int]] = []
     skipped: list[Skipped] = []
     try:
-        # one file's chunks in memory at a time; writing them is outside iter_each's net, so
-        # a full disk stops the build instead of skipping the file
+        # writing is outside iter_each's net, so a full disk stops the build instead of
+        # skipping the file; a failure to read the chunks is caught here
         for item in iter_each(corpus, reader, settings):
             if isinstance(item, Skipped):
                 skipped.append(item)
                 continue
             meta, chunks = item
+            first = writer.count
+            try:
+                docs.append((meta, writer.add(meta.path, chunks)))
+            except _ReadFailed as e:  # the writer has dropped the file's chunks
+                log.warning("skipped %s: %s", meta.path, e.reason)
+                skipped.append(Skipped(meta.path, e.reason))
+                continue
             old_ids = reader.reused_ids.pop(meta.path, None)
-            if old_ids is not None and can_copy and reader.old is not None:
-                copied = copied or ChunkTerms(reader.old.lexical)
-                for i in old_ids:  # the same text: its terms, not jieba again
-                    lexical.add_copied(copied, i)
-            else:
-                for c in chunks:
-                    lexical.add(analyze(c.section + "\n" + c.text))
-            docs.append((meta, writer.add(meta.path, chunks)))
+            if can_copy and old_ids is not None and len(old_ids) == docs[-1][1]:
+                copies.append((first, old_ids))
     finally:
         if bar is not None:
             bar.close()
     writer.close()
-    del copied  # the previous version's terms need not stay while the postings are sorted
+    source = reader.old.lexical if can_copy and reader.old is not None else None
+    _index_words(ChunkStore(tmp), tmp, report, show_progress_bar, source, copies)
+    return docs, skipped, writer.count, reader
+
+
+class _ReadFailed(Exception):
+    """Reading a file's chunks failed midway; ``reason`` says why (as a skip does)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _read_guard(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
+    """``chunks``, with a failure to produce the next one (the file changed while it was read,
+    a reader or chunker error) raised as :class:`_ReadFailed`, told apart from a failure to
+    write them."""
+    while True:
+        try:
+            c = next(chunks)
+        except StopIteration:
+            return
+        except Exception as e:  # as iter_each: one odd file must not stop the whole build
+            raise _ReadFailed(skip_reason(e)) from e
+        yield c
+
+
+def _index_words(
+    store: ChunkStore,
+    tmp: Path,
+    report: BuildProgress,
+    show_progress_bar: bool,
+    source: LexicalIndex | None = None,
+    copies: Sequence[tuple[int, range]] = (),
+) -> None:
+    """Build the lexical index of the chunks in ``store`` and write it in ``tmp``, streaming
+    (a chunk at a time). ``copies`` lists the reused files' chunks (first new id, their ids
+    in the previous version's ``source``): their terms are copied from ``source`` instead of
+    analysing the same text again (jieba is most of this step's time)."""
+    lexical = LexicalBuilder()
+    n = len(store)
+    old_id = np.full(n, -1, dtype=np.int64)  # a chunk's id in ``source``, or -1: analyse it
+    for first, ids in copies:
+        old_id[first : first + len(ids)] = np.arange(ids.start, ids.stop)
+    copied = ChunkTerms(source) if source is not None and copies else None
+    bar = _bar(n, "indexing words", "chunk") if show_progress_bar and n else None
+    t0 = time.perf_counter()
+    try:
+        for i in range(n):
+            j = int(old_id[i])
+            if j >= 0 and copied is not None:
+                lexical.add_copied(copied, j)
+            else:
+                c = store[i]
+                lexical.add(analyze(c.section + "\n" + c.text))
+            if (i + 1) % 1000 == 0 or i + 1 == n:
+                msg = f"indexing words: {i + 1}/{n} chunks" + _rate(i + 1, n, t0)
+                report(READ_SHARE + (0.3 - READ_SHARE) * (i + 1) / n, msg)
+                if bar is not None:
+                    bar.n = i + 1
+                    bar.refresh()
+    finally:
+        if bar is not None:
+            bar.close()
+    # neither the store's mapped pages nor the previous version's terms need to stay while
+    # the postings are sorted
+    del store, copied, old_id
     report(0.3, "writing the lexical index")
     try:
         lexical.finish().save(tmp)
     except OSError as e:  # numpy's message alone ("N requested and M written") is unclear
         raise OSError(f"cannot write the lexical index in {tmp}: {e}") from e
-    return docs, skipped, writer.count, reader
 
 
 class _Embedded(NamedTuple):
