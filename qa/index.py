@@ -826,7 +826,7 @@ def _index_words(
     (a chunk at a time). ``copies`` lists the reused files' chunks (first new id, their ids
     in the previous version's ``source``): their terms are copied from ``source`` instead of
     analysing the same text again (jieba is most of this step's time)."""
-    lexical = LexicalBuilder()
+    lexical = LexicalBuilder(spill=tmp)  # postings past LexicalBuilder.MEMORY_POSTINGS spill
     n = len(store)
     old_id = np.full(n, -1, dtype=np.int64)  # a chunk's id in ``source``, or -1: analyse it
     for first, ids in copies:
@@ -848,6 +848,9 @@ def _index_words(
                 if bar is not None:
                     bar.n = i + 1
                     bar.refresh()
+    except BaseException:
+        lexical.discard()
+        raise
     finally:
         if bar is not None:
             bar.close()
@@ -856,9 +859,11 @@ def _index_words(
     del store, copied, old_id
     report(0.3, "writing the lexical index")
     try:
-        lexical.finish().save(tmp)
+        lexical.write(tmp)
     except OSError as e:  # numpy's message alone ("N requested and M written") is unclear
         raise OSError(f"cannot write the lexical index in {tmp}: {e}") from e
+    finally:
+        lexical.discard()
 
 
 class _Embedded(NamedTuple):

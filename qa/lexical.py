@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
@@ -42,6 +42,8 @@ FILES = (
 )
 #: Files an index built before ``lexical_tf.npy`` existed lacks (it still loads and answers)
 OPTIONAL = ("lexical_tf.npy",)
+#: The files with one value per posting
+POSTINGS = ("lexical_docs.npy", "lexical_weights.npy", "lexical_tf.npy")
 
 #: Bump when :func:`analyze` gives other terms for the same text: a rebuild then analyses
 #: every chunk again instead of copying the previous version's terms
@@ -174,8 +176,9 @@ class LexicalIndex(NamedTuple):
             out += found * self.idf(term)
         return out / total
 
-    def save(self, folder: Path) -> None:
-        """Write the arrays into ``folder``."""
+    def save(self, folder: Path, postings: bool = True) -> None:
+        """Write the arrays into ``folder`` (without ``postings``: all but the postings'
+        ``docs``, ``weights`` and ``tfs``, which :meth:`LexicalBuilder.write` appends)."""
         arrays = (
             self.indptr,
             self.docs,
@@ -187,6 +190,8 @@ class LexicalIndex(NamedTuple):
             self.tfs,
         )
         for name, arr in zip(FILES, arrays, strict=True):
+            if not postings and name in POSTINGS:
+                continue
             if arr is None and name in OPTIONAL:
                 continue
             if arr is None:
@@ -224,30 +229,60 @@ class LexicalIndex(NamedTuple):
 
 class LexicalBuilder:
     """Builds a :class:`LexicalIndex` one chunk at a time (chunk ids 0, 1, 2, ... in the order
-    of :meth:`add`). Postings are kept as integers in numpy buffers; only the distinct terms are
-    Python strings."""
+    of :meth:`add`). Postings are kept as integer rows in numpy buffers; only the distinct
+    terms are Python strings.
 
-    def __init__(self) -> None:
+    Bounded memory: the rows are grouped by the top bits of their term's hash
+    (:data:`BUCKETS` buckets; the vocabulary is sorted by hash, so a bucket is a contiguous
+    range of the final term ids) and, with ``spill``, a bucket's rows go to a file in that
+    folder once the builder holds more than ``memory_postings`` of them. :meth:`write` then
+    sorts one bucket at a time and appends it to the index files, so a build's postings cost
+    about ``memory_postings`` x 12 bytes plus one bucket's sort, whatever the corpus' size.
+    Before, one ``argsort`` of every posting peaked at 55-89 bytes a posting (a 200 MB text
+    file: 3.8 GB; BENCHMARKS.md "One big text file")."""
+
+    #: hash-prefix buckets (a power of two): at 700 million postings one holds ~11 million
+    BUCKETS = 64
+    #: rows held in memory before they are spilled (with ``spill``): 4M rows, about 50 MB (at
+    #: 16M a 50 MB file's 17M postings were all held, and split by bucket doubled them: 413 MB)
+    MEMORY_POSTINGS = 1 << 22
+    #: :meth:`add` gathers this many rows as Python tuples before it turns them into an array
+    PENDING_ROWS = 1 << 16
+
+    def __init__(self, spill: Path | None = None, memory_postings: int | None = None) -> None:
         self._ids: dict[str, int] = {}
         self._terms: list[str] = []
+        self._bucket_of = np.zeros(1024, dtype=np.int16)  # term id -> its hash bucket
+        self._df = np.zeros(1024, dtype=np.int64)  # term id -> chunks that hold it
         self._parts: list[np.ndarray] = []  # (term id, chunk id, tf) rows, int32
+        self._held = 0  # rows in _parts
+        self._max_tf = 0
         self._pending: list[tuple[int, int, int]] = []
         self._lengths: list[int] = []
         self._source: ChunkTerms | None = None  # what add_copied copies from
         self._remap = np.zeros(0, dtype=np.int64)  # its term id -> ours (-1: not seen yet)
+        self._spill = spill
+        self._limit = self.MEMORY_POSTINGS if memory_postings is None else memory_postings
+        self._spilled: list[Path] = []  # one file per bucket once something was spilled
+
+    def _new_term(self, term: str) -> int:
+        t = self._ids[term] = len(self._terms)
+        self._terms.append(term)
+        if t >= len(self._bucket_of):
+            self._bucket_of = np.resize(self._bucket_of, 2 * t)
+            self._df = np.concatenate([self._df, np.zeros(t, dtype=np.int64)])
+        self._bucket_of[t] = term_hash(term) >> (64 - (self.BUCKETS.bit_length() - 1))
+        return t
 
     def add(self, terms: Sequence[str]) -> None:
         """Add the next chunk's analysed terms."""
         d = len(self._lengths)
         self._lengths.append(len(terms))
-        ids = self._ids
+        ids, pending = self._ids, self._pending
         for term, tf in Counter(terms).items():
             t = ids.get(term)
-            if t is None:
-                t = ids[term] = len(self._terms)
-                self._terms.append(term)
-            self._pending.append((t, d, tf))
-        if len(self._pending) >= 1 << 16:
+            pending.append((self._new_term(term) if t is None else t, d, tf))
+        if len(pending) >= self.PENDING_ROWS:
             self._flush()
 
     def add_copied(self, source: ChunkTerms, chunk: int) -> None:
@@ -261,46 +296,186 @@ class LexicalBuilder:
         for j in np.flatnonzero(ids < 0):  # a term this build has not met yet: by its text
             term = source.vocab.term(int(old_ids[j]))
             t = self._ids.get(term)
-            if t is None:
-                t = self._ids[term] = len(self._terms)
-                self._terms.append(term)
-            ids[j] = self._remap[old_ids[j]] = t
+            ids[j] = self._remap[old_ids[j]] = self._new_term(term) if t is None else t
         self._flush()
         d = len(self._lengths)
         self._lengths.append(source.length(chunk))
         rows = np.empty((len(ids), 3), dtype=np.int32)
         rows[:, 0], rows[:, 1], rows[:, 2] = ids, d, tfs
-        self._parts.append(rows)
+        self._keep(rows)
 
     def _flush(self) -> None:
         if self._pending:
-            self._parts.append(np.asarray(self._pending, dtype=np.int32))
+            rows = np.asarray(self._pending, dtype=np.int32)
             self._pending = []
+            self._keep(rows)
 
-    def finish(self, k1: float = K1, b: float = B) -> LexicalIndex:
-        """The BM25 index of every chunk added (Lucene's IDF; ``k1``, ``b`` as usual)."""
+    def _keep(self, rows: np.ndarray) -> None:
+        if not len(rows):
+            return
+        np.add.at(self._df, rows[:, 0], 1)  # a term occurs once in a chunk's rows
+        self._max_tf = max(self._max_tf, int(rows[:, 2].max()))
+        self._parts.append(rows)
+        self._held += len(rows)
+        if self._spill is not None and self._held > self._limit:
+            self._spill_rows()
+
+    def _by_bucket(self) -> list[list[np.ndarray]]:
+        """The held rows split by bucket (each bucket's rows in chunk order); frees them.
+        Parts are joined into batches of about a million rows first (a rebuild holds one
+        small part per copied chunk)."""
+        out: list[list[np.ndarray]] = [[] for _ in range(self.BUCKETS)]
+        parts, self._parts, self._held = self._parts, [], 0
+        i = 0
+        while i < len(parts):
+            j, size = i, 0
+            while j < len(parts) and (size == 0 or size + len(parts[j]) <= 1 << 20):
+                size += len(parts[j])
+                j += 1
+            rows = np.concatenate(parts[i:j]) if j - i > 1 else parts[i]
+            parts[i:j] = [None] * (j - i)  # type: ignore[list-item]  # freed as we go
+            i = j
+            bucket = self._bucket_of[rows[:, 0]]
+            order = np.argsort(bucket, kind="stable")
+            starts = np.searchsorted(bucket[order], np.arange(self.BUCKETS + 1))
+            for b in np.flatnonzero(np.diff(starts)):
+                out[b].append(rows[order[starts[b] : starts[b + 1]]])
+        return out
+
+    def _spill_rows(self) -> None:
+        assert self._spill is not None
+        if not self._spilled:
+            self._spilled = [
+                self._spill / f"lexical-spill-{b:02d}.tmp" for b in range(self.BUCKETS)
+            ]
+        for path, parts in zip(self._spilled, self._by_bucket(), strict=True):
+            with open(path, "ab") as f:
+                for rows in parts:
+                    f.write(rows.tobytes())
+
+    def _buckets(self, k1: float, b: float) -> Iterator[_Postings]:
+        """The finished postings bucket by bucket, in the final term order (and, before the
+        first, the vocabulary and the arrays that do not depend on the postings)."""
         self._flush()
         self._source, self._remap = None, np.zeros(0, dtype=np.int64)  # freed before sorting
         n = len(self._lengths)
         lengths = np.asarray(self._lengths, dtype=np.int32)
-        rows = np.concatenate(self._parts) if self._parts else np.zeros((0, 3), dtype=np.int32)
-        self._parts = []
+        self._lengths = []
+        held = self._by_bucket()
         vocab, new_id = Vocabulary.from_terms(self._terms)
-        self._ids, self._terms = {}, []
-        term = new_id[rows[:, 0]]
-        order = np.argsort(term, kind="stable")  # stable: chunk ids stay ascending per term
-        term, doc, tf = term[order], rows[order, 1], rows[order, 2].astype(np.float64)
-        del rows, order
-        df = np.bincount(term, minlength=len(vocab))
+        df = np.zeros(len(vocab), dtype=np.int64)
+        df[new_id] = self._df[: len(self._terms)]
+        self._ids, self._terms, self._df = {}, [], np.zeros(0, dtype=np.int64)
         indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
         np.cumsum(df, out=indptr[1:])
         avg = float(lengths.mean()) if n and lengths.sum() else 1.0
         idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
-        norm = tf + k1 * (1.0 - b + b * lengths[doc] / avg)
-        weights = (idf[term] * tf * (k1 + 1.0) / norm).astype(np.float32)
-        small = not tf.size or tf.max() <= np.iinfo(np.uint16).max  # always, for real chunks
-        tfs = tf.astype(np.uint16 if small else np.int32)
-        return LexicalIndex(vocab, indptr, doc.astype(np.int32), weights, n, lengths, tfs)
+        norm_len = (k1 * (1.0 - b + b * lengths / avg)).astype(np.float64)
+        yield _Postings(vocab, indptr, lengths, None, None, None)
+        for bucket in range(self.BUCKETS):
+            parts = held[bucket]
+            held[bucket] = []
+            if self._spilled:  # spilled rows come before the held ones (earlier chunks)
+                path = self._spilled[bucket]
+                if path.exists():
+                    parts.insert(0, np.fromfile(path, dtype=np.int32).reshape(-1, 3))
+                    path.unlink()
+            if not parts:
+                continue
+            rows = np.concatenate(parts)
+            del parts
+            term = new_id[rows[:, 0]]
+            order = np.argsort(term, kind="stable")  # stable: chunk ids stay ascending per term
+            term, doc = term[order], rows[order, 1]
+            tf = rows[order, 2].astype(np.float64)
+            del rows, order
+            weights = (idf[term] * tf * (k1 + 1.0) / (tf + norm_len[doc])).astype(np.float32)
+            yield _Postings(vocab, indptr, lengths, doc, weights, tf)
+        self._spilled = []
+
+    def _tf_dtype(self) -> type:
+        return np.uint16 if self._max_tf <= np.iinfo(np.uint16).max else np.int32
+
+    def finish(self, k1: float = K1, b: float = B) -> LexicalIndex:
+        """The BM25 index of every chunk added, in memory (Lucene's IDF; ``k1``, ``b`` as
+        usual)."""
+        tf_type = self._tf_dtype()
+        parts = self._buckets(k1, b)
+        head = next(parts)
+        total = int(head.indptr[-1])
+        docs = np.empty(total, dtype=np.int32)
+        weights = np.empty(total, dtype=np.float32)
+        tfs = np.empty(total, dtype=tf_type)
+        at = 0
+        for p in parts:
+            assert p.docs is not None and p.weights is not None and p.tfs is not None
+            docs[at : at + len(p.docs)], weights[at : at + len(p.docs)] = p.docs, p.weights
+            tfs[at : at + len(p.docs)] = p.tfs
+            at += len(p.docs)
+        n = len(head.lengths)
+        return LexicalIndex(head.vocab, head.indptr, docs, weights, n, head.lengths, tfs)
+
+    def write(self, folder: Path, k1: float = K1, b: float = B) -> None:
+        """Write the BM25 index of every chunk added into ``folder`` (the files
+        :meth:`LexicalIndex.load` reads), a bucket at a time: the postings are never all in
+        memory at once."""
+        tf_type = self._tf_dtype()
+        parts = self._buckets(k1, b)
+        head = next(parts)
+        total = int(head.indptr[-1])
+        LexicalIndex(
+            head.vocab,
+            head.indptr,
+            np.zeros(0, dtype=np.int32),
+            np.zeros(0, dtype=np.float32),
+            len(head.lengths),
+            head.lengths,
+        ).save(folder, postings=False)
+        dtypes = (np.int32, np.float32, tf_type)  # in the order of POSTINGS
+        outs = [_npy_appender(folder / n, t, total) for n, t in zip(POSTINGS, dtypes, strict=True)]
+        try:
+            ends = [
+                f.tell() + total * np.dtype(t).itemsize for f, t in zip(outs, dtypes, strict=True)
+            ]
+            for p in parts:
+                for f, arr, dtype in zip(outs, (p.docs, p.weights, p.tfs), dtypes, strict=True):
+                    assert arr is not None
+                    f.write(np.ascontiguousarray(arr, dtype=dtype).tobytes())
+            for f, end, name in zip(outs, ends, POSTINGS, strict=True):
+                if f.tell() != end:  # cannot happen unless the counts above are wrong
+                    raise AssertionError(f"{name}: {f.tell()} bytes written, {end} expected")
+        finally:
+            for f in outs:
+                f.close()
+
+    def discard(self) -> None:
+        """Remove the spilled rows (a build that stops before :meth:`write`)."""
+        for path in self._spilled:
+            path.unlink(missing_ok=True)
+        self._spilled = []
+
+
+class _Postings(NamedTuple):
+    """One bucket of finished postings (the first item of :meth:`LexicalBuilder._buckets`
+    carries only the arrays that do not depend on them)."""
+
+    vocab: Vocabulary
+    indptr: np.ndarray
+    lengths: np.ndarray
+    docs: np.ndarray | None
+    weights: np.ndarray | None
+    tfs: np.ndarray | None
+
+
+def _npy_appender(path: Path, dtype: type, count: int) -> BinaryIO:
+    """``path`` opened for appending ``count`` values of ``dtype`` behind an ``.npy`` header
+    written now (np.save needs the whole array; written through a file, the postings' pages
+    are not mapped into the process as a memmap's would be)."""
+    f = open(path, "wb")
+    descr = np.lib.format.dtype_to_descr(np.dtype(dtype))
+    header = {"descr": descr, "fortran_order": False, "shape": (count,)}
+    np.lib.format.write_array_header_1_0(f, header)
+    return f
 
 
 class ChunkTerms:

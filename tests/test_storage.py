@@ -183,6 +183,61 @@ def test_copying_a_chunks_terms_equals_analysing_it_again(
     assert np.allclose(got.weights, want.weights, rtol=1e-6)
 
 
+@pytest.mark.parametrize("buckets", [1, 4, 64])
+@pytest.mark.parametrize("memory_postings", [0, 50, 1 << 30])
+def test_written_index_with_spilled_postings_equals_the_in_memory_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, buckets: int, memory_postings: int
+) -> None:
+    """A build's words go to disk a bucket at a time (``LexicalBuilder.write``), spilling held
+    postings past ``memory_postings``: the files load as the index a single in-memory sort
+    gives (the reference BM25 test covers that one), copied chunks included."""
+    monkeypatch.setattr(LexicalBuilder, "BUCKETS", buckets)
+    rng = random.Random(buckets * 7 + memory_postings)
+    vocab = [f"w{i}" for i in range(300)] + ["#广州", "地铁", "é"]
+    docs = [[rng.choice(vocab) for _ in range(rng.randrange(0, 40))] for _ in range(120)]
+    old = LexicalIndex.build(docs[:40])
+    source = ChunkTerms(old)
+    plan: list[int | list[str]] = [i if i % 3 == 0 else docs[i] for i in range(40)] + docs[40:]
+    builder = LexicalBuilder(spill=tmp_path, memory_postings=memory_postings)
+    for step in plan:
+        if isinstance(step, int):
+            builder.add_copied(source, step)
+        else:
+            builder.add(step)
+    spilled = sorted(p.name for p in tmp_path.iterdir())
+    assert bool(spilled) == (memory_postings < 1 << 30)
+    out = tmp_path / "index"
+    out.mkdir()
+    builder.write(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]  # spill files removed
+    got = LexicalIndex.load(out)
+    want = LexicalIndex.build([docs[x] if isinstance(x, int) else x for x in plan])
+    assert got.n_docs == want.n_docs
+    for a, b in (
+        (got.lengths, want.lengths),
+        (got.vocab.hashes, want.vocab.hashes),
+        (got.vocab.text, want.vocab.text),
+        (got.vocab.offsets, want.vocab.offsets),
+        (got.indptr, want.indptr),
+        (got.docs, want.docs),
+        (got.tfs, want.tfs),
+    ):
+        assert np.array_equal(a, b)
+    assert got.tfs is not None and got.tfs.dtype == np.uint16
+    assert np.allclose(got.weights, want.weights, rtol=1e-6)
+    for q in (["w1", "w2", "#广州"], ["unknown"], []):
+        assert np.allclose(got.scores(q), want.scores(q), rtol=1e-5)
+
+
+def test_a_stopped_build_leaves_no_spilled_postings(tmp_path: Path) -> None:
+    builder = LexicalBuilder(spill=tmp_path, memory_postings=10)
+    for i in range(25_000):  # add() hands its rows on every 65,536 postings
+        builder.add([f"t{i}", f"t{i + 1}", "common"])
+    assert any(tmp_path.iterdir())
+    builder.discard()
+    assert not any(tmp_path.iterdir())
+
+
 def test_chunk_terms_regroups_postings_in_blocks_as_one_sort_would(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

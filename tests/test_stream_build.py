@@ -23,6 +23,7 @@ from qa.chunkstore import FILES, ChunkStore, ChunkWriter
 from qa.corpus import CHANGED, UnreadableError
 from qa.index import build_index, load_index
 from qa.lexical import FILES as LEXICAL_FILES
+from qa.lexical import LexicalBuilder
 from qa.search import Retriever
 from qa.settings import DEFAULTS
 
@@ -83,12 +84,14 @@ def _build(corpus: Path, index: Path, embedder, **kw):  # type: ignore[no-untype
 
 
 def _stream_everything(monkeypatch) -> None:
-    """Every text file is streamed (tiny prefix), the store flushes every 5 rows and a file
-    being read reports every 20 chunks."""
+    """Every text file is streamed (tiny prefix), the store flushes every 5 rows, a file
+    being read reports every 20 chunks and the lexical postings spill to disk every 200."""
     monkeypatch.setattr(qa.chunk, "STREAM_ABOVE_BYTES", 0)
     monkeypatch.setattr(qa.corpus, "_PREFIX_BYTES", 64)
     monkeypatch.setattr(qa.chunkstore, "_FLUSH_ROWS", 5)
     monkeypatch.setattr(qa.index, "REPORT_CHUNKS", 20)
+    monkeypatch.setattr(LexicalBuilder, "PENDING_ROWS", 64)
+    monkeypatch.setattr(LexicalBuilder, "MEMORY_POSTINGS", 200)
 
 
 @pytest.mark.integration
@@ -213,10 +216,10 @@ def test_a_build_out_of_memory_says_so_and_keeps_the_previous_index(
     before = load_index(folder)
     (corpus / "big.txt").write_text(_big_text(30), encoding="utf-8")
 
-    def no_memory(self):  # type: ignore[no-untyped-def]
+    def no_memory(self, folder):  # type: ignore[no-untyped-def]
         raise MemoryError  # numpy's, when the postings' arrays do not fit
 
-    monkeypatch.setattr(qa.lexical.LexicalBuilder, "finish", no_memory)
+    monkeypatch.setattr(qa.lexical.LexicalBuilder, "write", no_memory)
     with pytest.raises(qa.index.BuildMemoryError, match="previous index stays in use"):
         _build(corpus, folder, embedder)
     code = qa.cli.main(["build", "--corpus", str(corpus), "--index", str(folder)])
