@@ -727,9 +727,12 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def checked_path(path: Path, root: Path, settings: Settings = DEFAULTS) -> str:
+def checked_path(
+    path: Path, root: Path, settings: Settings = DEFAULTS, max_bytes: int | None = None
+) -> str:
     """The checks made before a file of any format is read (its name, a link out of the
-    corpus, not a regular file, too big); its path relative to ``root``. Raises
+    corpus, not a regular file, bigger than ``max_bytes``, by default
+    ``settings.max_file_bytes``); its path relative to ``root``. Raises
     :class:`UnreadableError`."""
     rel = _relative(path, root)
     if _shown(rel) != rel:
@@ -744,8 +747,9 @@ def checked_path(path: Path, root: Path, settings: Settings = DEFAULTS) -> str:
             raise UnreadableError("cannot be read: not a regular file")
     except OSError as err:
         raise UnreadableError(_os_reason(err)) from err
-    if st.st_size > settings.max_file_bytes:
-        raise UnreadableError(f"larger than {_size_text(settings.max_file_bytes)}")
+    limit = settings.max_file_bytes if max_bytes is None else max_bytes
+    if st.st_size > limit:
+        raise UnreadableError(f"larger than {_size_text(limit)}")
     return rel
 
 
@@ -841,8 +845,8 @@ def _scan(path: Path, encoding: str, settings: Settings, block_bytes: int) -> tu
         nonlocal size
         for block in _file_blocks(path, block_bytes):
             size += len(block)
-            if size > settings.max_file_bytes:
-                raise UnreadableError(f"larger than {_size_text(settings.max_file_bytes)}")
+            if size > settings.max_text_bytes:  # grew since checked_path: streamed anyway
+                raise UnreadableError(f"larger than {_size_text(settings.max_text_bytes)}")
             if nul_is_binary and b"\x00" in block:
                 raise _NulByte
             h.update(block)
@@ -985,7 +989,7 @@ def stream_document(
     :class:`UnreadableError` (:data:`CHANGED`) if the file changed since its fields were
     read."""
     path, root = Path(path), Path(root)
-    rel = checked_path(path, root, settings)
+    rel = checked_path(path, root, settings, settings.max_text_bytes)
     try:
         with open(path, "rb") as f:
             prefix = f.read(_PREFIX_BYTES)

@@ -57,7 +57,7 @@ from qa.corpus import (
 )
 from qa.dense import build_dense, load_dense, write_dense
 from qa.embed import Embedder, get_embedder
-from qa.formats import READERS_VERSION
+from qa.formats import READERS_VERSION, kind_of
 from qa.lexical import ANALYZER_VERSION, ChunkTerms, LexicalBuilder, LexicalIndex, analyze
 from qa.settings import DEFAULTS, Settings
 
@@ -549,7 +549,8 @@ class _Reader:
     def __call__(
         self, path: Path, root: Path, settings: Settings
     ) -> tuple[DocumentMeta, Iterator[Chunk]]:
-        rel = checked_path(path, root, settings)
+        text = kind_of(path.name) == "text"  # streamed past 8 MB: a limit of its own
+        rel = checked_path(path, root, settings, settings.max_text_bytes if text else None)
         name = Path(rel).name
         frac = READ_SHARE * self.done / self.total
 

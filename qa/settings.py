@@ -52,6 +52,9 @@ class Settings:
         ".tiff",
     )
     max_file_bytes: int = 200 * 1024 * 1024
+    # text and Markdown files past 8 MB are read, chunked and indexed as a stream (bounded
+    # memory: BENCHMARKS.md "One big text file"), so only their build time limits them
+    max_text_bytes: int = 4 * 1024**3
     # read images and PDF pages without a text layer by OCR (qa.formats.ocr)
     ocr: bool = True
     # PDF pages and images are skipped past these sizes (a page of a PDF: its count; an image:

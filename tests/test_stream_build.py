@@ -228,3 +228,25 @@ def test_a_build_out_of_memory_says_so_and_keeps_the_previous_index(
     assert err.strip().splitlines()[-1].startswith("qa: error: not enough memory"), err
     after = load_index(folder)
     assert after.version == before.version and after.chunks == before.chunks
+
+
+@pytest.mark.integration
+def test_a_text_file_past_max_file_bytes_is_streamed_up_to_max_text_bytes(
+    tmp_path, embedder, monkeypatch
+) -> None:
+    """Formats read whole stop at ``max_file_bytes``; a text file is streamed, so only
+    ``max_text_bytes`` limits it."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "big.txt").write_text(_big_text(40), encoding="utf-8")
+    (corpus / "page.html").write_text("<p>" + "广州" * 5000 + "</p>", encoding="utf-8")
+    _stream_everything(monkeypatch)
+    small = 8 * 1024  # both files are bigger
+    st = dataclasses.replace(DEFAULTS, max_file_bytes=small)
+    report = build_index(corpus, tmp_path / "index", settings=st, embedder=embedder)
+    assert [(s.path, s.reason) for s in report.skipped] == [("page.html", "larger than 8192 bytes")]
+    assert report.files_read == 1 and report.chunks > 20
+    st = dataclasses.replace(st, max_text_bytes=small)
+    report = build_index(corpus, tmp_path / "index", settings=st, embedder=embedder)
+    assert sorted(s.path for s in report.skipped) == ["big.txt", "page.html"]
+    assert all(s.reason == "larger than 8192 bytes" for s in report.skipped)
