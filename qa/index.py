@@ -21,9 +21,10 @@ PDF is not OCRed again), and a chunk whose content hash is already in the previo
 
 A build streams: each file's chunks go to the new version's chunk store as they are cut (a big
 text file's while it is read: no file is held whole, nor its chunks), and the lexical index is
-built from the finished store, so its memory does not grow with the corpus beyond the lexical
-postings (about 12 bytes each, more while they are sorted) and the vectors (the dense index
-itself); a served index opens every file with ``mmap``. A file whose reading fails midway (it
+built from the finished store, its postings spilled to disk and written a hash bucket at a time
+(:class:`qa.lexical.LexicalBuilder`), so a build's memory does not grow with the corpus beyond
+the vocabulary and the vectors (the dense index itself); a served index opens every file with
+``mmap``. A file whose reading fails midway (it
 changed meanwhile) is taken out of the store again and skipped."""
 
 from __future__ import annotations
