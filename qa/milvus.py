@@ -147,7 +147,14 @@ def parse_store(text: str | None) -> MilvusStore | None:
         raise ValueError(
             f"bad collection name {name!r}: letters, digits and _ only, starting with a letter"
         )
-    return MilvusStore(uri.strip(), name)
+    store = MilvusStore(uri.strip(), name)
+    parts = urlsplit(store.uri)
+    if not store.is_lite and (parts.username or parts.password):  # never repeated
+        raise ValueError(
+            f"credentials in the URI of {store}: put them in the environment instead, "
+            f"export {TOKEN_ENV}=user:password (or an API key), and use --store {store}"
+        )
+    return store
 
 
 # -- connecting and errors ---------------------------------------------------------------------
@@ -183,6 +190,26 @@ def _lite_locked(path: str) -> bool:
         os.close(fd)
 
 
+def _refused(e: BaseException) -> bool:
+    """True if the server refused the token somewhere in ``e``'s chain: pymilvus reports a
+    gRPC UNAUTHENTICATED at connection as "Fail connecting ... server unavailable" (code 2),
+    with the gRPC error as its cause."""
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        status = getattr(cur, "code", None)
+        if callable(status):  # a grpc.RpcError
+            with contextlib.suppress(Exception):
+                if getattr(status(), "name", "") in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
+                    return True
+            with contextlib.suppress(Exception):
+                if "auth" in str(cur.details()).lower():  # type: ignore[attr-defined]
+                    return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
 def error_message(store: MilvusStore, e: BaseException, connecting: bool = False) -> str:
     """The one-line message for a failed Milvus call (never showing the token)."""
     text = str(getattr(e, "message", "") or e)
@@ -194,10 +221,17 @@ def error_message(store: MilvusStore, e: BaseException, connecting: bool = False
             "process per file): stop that process, or serve both from a Milvus server "
             "(--store milvus:http://HOST:19530)"
         )
-    if any(w in low for w in ("auth", "credential", "password", "token", "permission denied")):
+    if _refused(e) or any(
+        w in low for w in ("auth", "credential", "password", "token", "permission denied")
+    ):
+        if not os.environ.get(TOKEN_ENV):
+            return (
+                f"the Milvus server of {store} wants a token: set {TOKEN_ENV} "
+                "(user:password or an API key)"
+            )
         return (
-            f"the Milvus server of {store} refused the credentials: set {TOKEN_ENV} to a valid "
-            "token (user:password, or an API key)"
+            f"the Milvus server of {store} refused the token in {TOKEN_ENV}: set the right one "
+            "(user:password or an API key)"
         )
     if code == 2 or "fail connecting" in low or "unavailable" in low or "deadline" in low:
         return (

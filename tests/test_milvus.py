@@ -25,8 +25,8 @@ from qa.search import Retriever, content_terms
 pytestmark = pytest.mark.integration
 
 
-def qa_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+def qa_cli(*args: str, cwd=None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "qa", *args],
         capture_output=True,
@@ -245,13 +245,16 @@ def test_cli_build_and_ask_with_store(small, tmp_path):
     assert "2015年3月" in json.loads(a.stdout)[0]["text"]
 
 
-def test_cli_faults_are_one_line(small, tmp_path):
-    def one_line(r: subprocess.CompletedProcess, *words: str) -> None:
-        assert r.returncode == 1
-        lines = r.stderr.strip().splitlines()
-        assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
-        assert all(w in lines[0] for w in words), lines[0]
+def one_line(r: subprocess.CompletedProcess, *words: str) -> str:
+    """The single line of a failed command's stderr, which has every one of ``words``."""
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert all(w in lines[0] for w in words), lines[0]
+    return lines[0]
 
+
+def test_cli_faults_are_one_line(small, tmp_path):
     # nothing published there yet
     one_line(
         qa_cli("ask", "问题", "--store", f"milvus:{tmp_path / 'empty.db'}"), "qa build --store"
@@ -328,9 +331,75 @@ def test_parse_store(text, ok):
             parse_store(text)
 
 
+@pytest.fixture()
+def refusing_server():
+    """A gRPC server on 127.0.0.1 that answers every call as a Milvus server with
+    authorization on answers a wrong token: UNAUTHENTICATED, with Milvus' text (Milvus Lite
+    has no users, so no real server can be run to say it)."""
+    from concurrent import futures
+
+    import grpc
+
+    class Refuse(grpc.GenericRpcHandler):
+        def service(self, details):
+            def refuse(request, context):
+                context.abort(
+                    grpc.StatusCode.UNAUTHENTICATED,
+                    "auth check failure, please check username and password is correct",
+                )
+
+            return grpc.unary_unary_rpc_method_handler(refuse)
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), handlers=[Refuse()])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield f"milvus:http://127.0.0.1:{port}"
+    server.stop(None)
+
+
+def test_a_wrong_token_is_one_line_naming_the_token(refusing_server):
+    """pymilvus reports a refused token at connection as "Fail connecting ... server
+    unavailable"; the message must name the token, not send the user to start the server."""
+    token = "wrong-user:wrong-secret-7f3a"
+    r = qa_cli("ask", "问题", "--store", refusing_server, env={"QA_MILVUS_TOKEN": token})
+    line = one_line(r, "refused the token in QA_MILVUS_TOKEN", "set the right one")
+    assert "cannot reach" not in line
+    # the token is in no output, not even the verbose log
+    v = qa_cli("-v", "ask", "问题", "--store", refusing_server, env={"QA_MILVUS_TOKEN": token})
+    assert v.returncode == 1 and "Traceback" not in v.stderr, v.stderr
+    for out in (r.stdout, r.stderr, v.stdout, v.stderr):
+        assert token not in out and "wrong-secret" not in out
+    # no token at all: say that one is wanted
+    env = {k: v for k, v in os.environ.items() if k != "QA_MILVUS_TOKEN"}
+    bare = subprocess.run(
+        [sys.executable, "-m", "qa", "ask", "问题", "--store", refusing_server],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**env, "HF_HUB_OFFLINE": "1"},
+    )
+    one_line(bare, "wants a token: set QA_MILVUS_TOKEN")
+
+
+def test_credentials_in_the_uri_are_refused():
+    """A password on the command line shows in the process list and shell history: refused,
+    pointing to QA_MILVUS_TOKEN, without repeating it."""
+    for store in ("milvus:http://root:s3cr3t@127.0.0.1:9", "milvus:https://root@db.example:19530"):
+        with pytest.raises(ValueError, match="QA_MILVUS_TOKEN") as e:
+            parse_store(store)
+        assert "s3cr3t" not in str(e.value) and "root" not in str(e.value)
+    line = one_line(
+        qa_cli("ask", "问题", "--store", "milvus:http://root:s3cr3t@127.0.0.1:9#docs"),
+        "export QA_MILVUS_TOKEN=user:password",
+        "--store milvus:http://127.0.0.1:9#docs",
+    )
+    assert "s3cr3t" not in line
+    assert parse_store("milvus:./a@b.db").uri == "./a@b.db"  # a Milvus Lite path may have an @
+
+
 @pytest.mark.unit
 def test_messages_never_show_a_password():
-    s = parse_store("milvus:https://root:secret@db.example:19530")
+    s = milvus.MilvusStore("https://root:secret@db.example:19530")
     assert "secret" not in str(s) and "db.example:19530" in str(s)
 
     class AuthError(Exception):
