@@ -70,7 +70,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         from qa.index import load_index
         from qa.milvus import publish
 
-        print(publish(load_index(st.index_dir), st.store).summary())
+        print(publish(load_index(st.index_dir), st.store, replace=args.replace).summary())
     return 0
 
 
@@ -138,6 +138,12 @@ def parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--no-ocr", action="store_true", help=_NO_OCR)
     b.add_argument("--store", help="then publish the index to Milvus: " + _STORE)
+    b.add_argument(
+        "--replace",
+        action="store_true",
+        help="with --store: overwrite a collection that holds an index built with another "
+        "model or chunking settings (refused without it)",
+    )
     b.set_defaults(func=cmd_build)
 
     a = sub.add_parser("ask", help="ask a question")

@@ -56,7 +56,14 @@ import numpy as np
 
 from qa.chunk import Chunk
 from qa.embed import Embedder
-from qa.index import DocumentInfo, IndexProblem, LoadedIndex, MissingIndexError, ModelMismatchError
+from qa.index import (
+    DocumentInfo,
+    IndexProblem,
+    LoadedIndex,
+    MissingIndexError,
+    ModelMismatchError,
+    chunker_settings,
+)
 from qa.lexical import ChunkTerms, analyze
 from qa.settings import DEFAULTS, Settings
 
@@ -447,6 +454,84 @@ def _create(c: Any, store: MilvusStore, dim: int, n: int) -> None:
         c.create_collection(store.aux, schema=s, index_params=ip, consistency_level="Strong")
 
 
+# -- what built a collection ---------------------------------------------------------------------
+#: The chunker entries that this qa's code decides, not a setting (labels for messages).
+CODE_KEYS = {"version": "chunker version", "readers": "readers version"}
+
+
+def _chunker_differences(have: dict[str, Any] | None, want: dict[str, Any] | None) -> list[str]:
+    """The chunker entries that differ; none when a side does not record them (a collection
+    published before the pointer recorded its chunker: unknown, not different)."""
+    if not have or not want:
+        return []
+    return [k for k in want if k in have and have[k] != want[k]]
+
+
+def _built_with(model: str, chunker: dict[str, Any], keys: Iterable[str]) -> str:
+    """``the model 'x', max_chunk_chars=200``: what an index was built with, for messages."""
+    parts = [model] if model else []
+    parts += [
+        f"{CODE_KEYS[k]} {chunker[k]}" if k in CODE_KEYS else f"{k}={chunker[k]}" for k in keys
+    ]
+    return ", ".join(parts)
+
+
+def _model_label(model: dict[str, Any], other: dict[str, Any]) -> str:
+    """``the model 'x'``, with its fingerprint when the other one has the same name."""
+    label = f"the model {model.get('name')!r}"
+    if model.get("name") == other.get("name"):
+        label += f" (fingerprint {str(model.get('fingerprint'))[:16]})"
+    return label
+
+
+def _check_same_build(
+    store: MilvusStore, pointer: dict[str, Any], manifest: dict[str, Any]
+) -> None:
+    """Refuse to publish an index built with another model or chunker over ``store``'s (every
+    row would be replaced: a collection that another build, or another corpus, publishes to)."""
+    theirs, ours = pointer.get("model", {}), manifest["model"]
+    other_model = theirs.get("fingerprint", ours["fingerprint"]) != ours["fingerprint"]
+    keys = _chunker_differences(pointer.get("chunker"), manifest.get("chunker"))
+    if not other_model and not keys:
+        return
+    had = _built_with(
+        _model_label(theirs, ours) if other_model else "", pointer["chunker"] if keys else {}, keys
+    )
+    has = _built_with(
+        _model_label(ours, theirs) if other_model else "", manifest.get("chunker") or {}, keys
+    )
+    raise MilvusProblem(
+        f"{store} holds an index built with {had}, this one is built with {has}: publish to "
+        f"another collection (--store {PREFIX}{store.uri}#NAME), or pass --replace to qa build "
+        "to overwrite it"
+    )
+
+
+def _warn_other_build(store: MilvusStore, manifest: dict[str, Any], settings: Settings) -> None:
+    """Say (one line) when ``store`` was built with a chunker or model other than ``settings``
+    choose. It answers with its own chunks and model, as a local index does, so only what
+    ``settings`` set away from the defaults, or this qa's chunker version, counts: ``qa ask``
+    has no chunking or model options to be told apart from them."""
+    want, defaults = chunker_settings(settings), chunker_settings(DEFAULTS)
+    have = manifest.get("chunker") or {}
+    keys = [
+        k for k in _chunker_differences(have, want) if k in CODE_KEYS or want[k] != defaults.get(k)
+    ]
+    model = manifest["model"]
+    other_model = settings.model not in (model["name"], DEFAULTS.model)
+    if not keys and not other_model:
+        return
+    asked = {"name": settings.model}
+    log.warning(
+        "%s was built with %s, not %s: it answers with its own chunks and model (to rebuild it "
+        "with these settings: qa build --store %s --replace)",
+        store,
+        _built_with(_model_label(model, asked) if other_model else "", have, keys),
+        _built_with(f"the model {settings.model!r}" if other_model else "", want, keys),
+        store,
+    )
+
+
 # -- publishing ----------------------------------------------------------------------------------
 @dataclass
 class PublishReport:
@@ -489,9 +574,13 @@ def _mark_dead(c: Any, name: str, pks: Sequence[str], gen: int) -> None:
         c.upsert(name, [{"pk": pk, "died": gen} for pk in pks[i : i + BATCH]], partial_update=True)
 
 
-def publish(index: LoadedIndex, store: MilvusStore | str, progress: Any = None) -> PublishReport:
+def publish(
+    index: LoadedIndex, store: MilvusStore | str, progress: Any = None, replace: bool = False
+) -> PublishReport:
     """Make ``index`` (a loaded local version: the build cache) the current version of
-    ``store``, writing only the chunks that changed since the version it holds."""
+    ``store``, writing only the chunks that changed since the version it holds. A store built
+    with another model or chunker is refused unless ``replace`` (then every row is written
+    again, readers still see whole versions)."""
     t0 = time.perf_counter()
     store = parse_store(store) if isinstance(store, str) else store
     assert store is not None
@@ -522,6 +611,8 @@ def publish(index: LoadedIndex, store: MilvusStore | str, progress: Any = None) 
                 f"({manifest['model']['name']!r}): publish to another collection "
                 f"(--store {PREFIX}{store.uri}#NAME)"
             )
+        if pointer is not None and not replace:
+            _check_same_build(store, pointer, manifest)
         _create(c, store, dim, n)
         for name in (store.collection, store.aux):
             _ensure_loaded(c, store, name)
@@ -628,6 +719,7 @@ def publish(index: LoadedIndex, store: MilvusStore | str, progress: Any = None) 
             "avgdl": avgdl,
             "shards": shards,
             "model": manifest["model"],
+            "chunker": manifest.get("chunker"),
             "published_at": time.time(),
         }
         # Sealed and persisted before the switch; on Milvus Lite this also moves the rows out
@@ -996,6 +1088,7 @@ def load(store: MilvusStore | str, settings: Settings = DEFAULTS) -> MilvusIndex
             f"with: qa build --store {store}"
         )
     manifest = json.loads("".join(r["data"] for r in pieces))
+    _warn_other_build(store, manifest, settings)
     # the local index's order: documents as the build read them (the manifest keeps it)
     order = {path: i for i, path in enumerate(manifest["files"])}
     rows.sort(key=lambda r: (order.get(r["chunk"]["doc"], len(order)), int(r["chunk"]["ordinal"])))

@@ -509,3 +509,107 @@ def test_web_api_answers_from_milvus_as_from_files(small, tmp_path, embedder):
     pointer = milvus.read_pointer(parse_store(store))
     assert pointer is not None and pointer["chunks"] == len(load_index(st.index_dir).chunks)
     milvus.close(parse_store(store))
+
+
+def test_publishing_another_chunker_or_model_over_a_store_is_refused(small, embedder, tmp_path):
+    """An index built with other chunking settings or another model would replace every row
+    of the collection: refused in one line, nothing changed, until --replace."""
+    st = small
+    publish(load_index(st.index_dir), st.store)
+    store = parse_store(st.store)
+    before = milvus.read_pointer(store)
+    assert before["chunker"] == load_index(st.index_dir).manifest["chunker"]
+    other = dataclasses.replace(st, max_chunk_chars=40, index_dir=tmp_path / "index40")
+    build_index(other.corpus_dir, other.index_dir, settings=other, embedder=embedder)
+    small_chunks = load_index(other.index_dir)
+    with pytest.raises(MilvusProblem) as e:
+        publish(small_chunks, st.store)
+    assert str(e.value) == (
+        f"{st.store} holds an index built with max_chunk_chars=350, this one is built with "
+        f"max_chunk_chars=40: publish to another collection (--store {st.store}#NAME), or pass "
+        "--replace to qa build to overwrite it"
+    )
+    # another model (the same name, other vectors: its fingerprint)
+    local = load_index(st.index_dir)
+    model = {**local.manifest["model"], "fingerprint": "another-model-fingerprint"}
+    with pytest.raises(MilvusProblem, match=r"fingerprint another-model-.*--replace"):
+        publish(dataclasses.replace(local, manifest={**local.manifest, "model": model}), st.store)
+    assert milvus.read_pointer(store) == before
+    r = Retriever(st.index_dir, st, embedder)
+    assert len(r.index.chunks) == len(local.chunks) < len(small_chunks.chunks)
+    # --replace: written as a new generation, readers move to it
+    report = publish(small_chunks, st.store, replace=True)
+    assert report.generation == 2 and report.added == len(small_chunks.chunks)
+    r.refresh()
+    assert [c.text for c in r.index.chunks] == [c.text for c in small_chunks.chunks]
+
+
+def test_a_store_published_before_the_chunker_was_recorded_still_publishes(
+    small, embedder, tmp_path
+):
+    """A pointer without ``chunker`` (an older qa's): unknown, not a difference."""
+    st = small
+    publish(load_index(st.index_dir), st.store)
+    store = parse_store(st.store)
+    old = {k: v for k, v in milvus.read_pointer(store).items() if k != "chunker"}
+    c = milvus.client(store)
+    c.upsert(store.aux, [milvus._aux_row("current", "p", 0, data=json.dumps(old))])
+    other = dataclasses.replace(st, max_chunk_chars=40, index_dir=tmp_path / "index40")
+    build_index(other.corpus_dir, other.index_dir, settings=other, embedder=embedder)
+    assert publish(load_index(other.index_dir), st.store).generation == 2
+    assert milvus.read_pointer(store)["chunker"]["max_chunk_chars"] == 40
+
+
+def test_asking_a_store_built_with_other_settings_says_so(small, embedder, caplog):
+    """A store answers with its own chunks and model, as a local index does; settings that
+    chose other chunking hear it in one line, the defaults (qa ask has no such options) not."""
+    st = small
+    publish(load_index(st.index_dir), st.store)
+    with caplog.at_level("WARNING", logger="qa"):
+        Retriever(st.index_dir, st, embedder).index  # noqa: B018
+        assert not caplog.records
+        asked = dataclasses.replace(st, max_chunk_chars=40)
+        hits = Retriever(st.index_dir, asked, embedder).run("黄埔图书馆什么时候开放？", 1)
+    assert "2015年3月" in hits[0].text
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{st.store} was built with max_chunk_chars=350, not max_chunk_chars=40: it answers "
+        f"with its own chunks and model (to rebuild it with these settings: qa build --store "
+        f"{st.store} --replace)"
+    ]
+
+
+def test_cli_on_a_store_of_another_chunker_version(small, embedder, monkeypatch):
+    """A store published by a qa with another chunker: qa ask answers and says so in one
+    line; qa build --store refuses to overwrite it in one line, then overwrites with
+    --replace."""
+    import qa.index
+
+    st = small
+    monkeypatch.setattr(qa.index, "CHUNKER_VERSION", qa.index.CHUNKER_VERSION - 1)
+    build_index(st.corpus_dir, st.index_dir, settings=st, embedder=embedder)
+    publish(load_index(st.index_dir), st.store)
+    monkeypatch.undo()
+    milvus.close(parse_store(st.store))  # the file is the subprocesses' now
+    old, new = qa.index.CHUNKER_VERSION - 1, qa.index.CHUNKER_VERSION
+    q = ("ask", "黄埔图书馆什么时候开放？", "--store", st.store, "--json", "-k", "1")
+    a = qa_cli(*q)
+    assert a.returncode == 0 and "2015年3月" in json.loads(a.stdout)[0]["text"]
+    assert a.stderr.strip().splitlines() == [
+        f"WARNING: {st.store} was built with chunker version {old}, not chunker version "
+        f"{new}: it answers with its own chunks and model (to rebuild it with these settings: "
+        f"qa build --store {st.store} --replace)"
+    ]
+    build = ("build", "--corpus", str(st.corpus_dir), "--index", str(st.index_dir))
+    refused = qa_cli(*build, "--store", st.store)  # the local index is rebuilt first
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+    assert refused.stderr.strip().splitlines()[-1] == (
+        f"qa: error: {st.store} holds an index built with chunker version {old}, this one is "
+        f"built with chunker version {new}: publish to another collection (--store "
+        f"{st.store}#NAME), or pass --replace to qa build to overwrite it"
+    )
+    assert milvus.read_pointer(parse_store(st.store))["generation"] == 1
+    milvus.close(parse_store(st.store))
+    b = qa_cli(*build, "--store", st.store, "--replace")
+    assert b.returncode == 0 and "generation 2" in b.stdout, b.stderr
+    a = qa_cli(*q)
+    assert a.returncode == 0 and not a.stderr.strip(), a.stderr
