@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from qa.chunk import Chunk, join_chunks
-from qa.embed import Embedder, get_embedder
+from qa.embed import Embedder, ModelError, get_embedder
 from qa.highlight import Highlight, highlight
 from qa.index import CURRENT, IndexProblem, LoadedIndex, check_model, load_index
 from qa.lexical import analyze
@@ -547,6 +547,7 @@ class Retriever:
         self._failed_pointer: bytes | None = None  # a version that failed to load
         self._pointer: bytes | None = None
         self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
         self._sentence_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -629,19 +630,28 @@ class Retriever:
 
     def refresh(self) -> None:
         """Reload if a build has swapped in a new version since the last load (cheap check).
-        If the new version cannot be loaded while one is loaded, keep answering from the
-        loaded one (logged once) and try again only when the folder's pointer changes again;
-        with none loaded, raise :class:`qa.index.IndexProblem`."""
-        pointer = self._read_pointer()
-        if self._state is not None and pointer in (self._pointer, self._failed_pointer):
+        If the new version cannot be loaded while one is loaded, whatever the reason (damaged
+        files, a model that cannot be loaded: :class:`qa.embed.ModelError`), keep answering
+        from the loaded one (one warning says why) and try again only when the folder's
+        pointer changes again; with none loaded, raise the error."""
+        if self._is_current(self._read_pointer()):
             return
-        try:
-            self.reload()
-        except IndexProblem as e:
-            if self._state is None:
-                raise
-            self._failed_pointer = pointer
-            log.warning("keeping the loaded index of %s: %s", self.folder, e)
+        with self._refresh_lock:  # one thread tries a new version; the others then see it
+            pointer = self._read_pointer()
+            if self._is_current(pointer):
+                return
+            try:
+                self.reload()
+            except Exception as e:  # the loaded index is sound: it must keep answering
+                if self._state is None:
+                    raise
+                self._failed_pointer = pointer
+                why = str(e) if isinstance(e, (IndexProblem, ModelError)) else repr(e)
+                log.warning("keeping the loaded index of %s: %s", self.folder, why)
+
+    def _is_current(self, pointer: bytes | None) -> bool:
+        """True if an index is loaded and ``pointer`` names it or the version that failed."""
+        return self._state is not None and pointer in (self._pointer, self._failed_pointer)
 
     def rank(
         self,

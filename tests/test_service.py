@@ -6,6 +6,7 @@ cached comparison of the corpus with the index, and one rebuild at a time."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import shutil
 import threading
@@ -178,6 +179,57 @@ def test_broken_rebuilt_index_keeps_the_old_one_serving(index_copy, caplog):
     assert svc.retriever.index.version == version
     assert sum("keeping the loaded index" in r.message for r in caplog.records) == 1
     assert svc.documents().version == version
+    # a good rebuild afterwards is picked up
+    report = svc.rebuild()
+    assert svc.retriever.index.version == report.version != version
+    assert _key(svc.ask(q, 2))[0][0] == before[0][0]
+
+
+def _point_at(folder: Path, version: str) -> None:
+    """Make ``version`` (a folder with a sound manifest) the index's current one."""
+    raw = (folder / version / "manifest.json").read_bytes()
+    pointer = {"version": version, "manifest_sha256": hashlib.sha256(raw).hexdigest()}
+    (folder / "CURRENT").write_text(json.dumps(pointer), encoding="utf-8")
+
+
+@pytest.mark.integration
+def test_rebuilt_index_whose_model_cannot_load_keeps_the_old_one_serving(
+    index_copy, caplog, monkeypatch
+):
+    """A new version whose manifest (valid checksums) names a model that does not exist: the
+    loaded index keeps answering, the version is tried once (not at every question, not by
+    every thread asking at once) and one warning says why."""
+    import qa.search
+
+    svc = QAService(index_copy)
+    q = "扫黑除恶成绩连续几年排名全省第一？"
+    before = _key(svc.ask(q, 2))
+    version = svc.retriever.index.version
+    folder = index_copy.index_dir
+    shutil.copytree(folder / version, folder / "v-nomodel")
+    manifest = json.loads((folder / "v-nomodel" / "manifest.json").read_text(encoding="utf-8"))
+    manifest["model"]["name"] = "no-such-org/no-such-model"
+    (folder / "v-nomodel" / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    _point_at(folder, "v-nomodel")
+    tries = []
+    real_load = qa.search.load_index
+    monkeypatch.setattr(
+        qa.search, "load_index", lambda *a, **k: tries.append(1) or real_load(*a, **k)
+    )
+    barrier = threading.Barrier(4)
+
+    def ask(_):
+        barrier.wait()
+        return _key(svc.ask(q, 2))
+
+    with caplog.at_level("WARNING", logger="qa"):
+        with ThreadPoolExecutor(4) as pool:
+            assert list(pool.map(ask, range(4))) == [before] * 4
+        assert _key(svc.ask(q, 2)) == before
+        assert svc.documents().version == version
+    assert svc.retriever.index.version == version and len(tries) == 1
+    warnings = [r.getMessage() for r in caplog.records if "keeping the loaded index" in r.message]
+    assert len(warnings) == 1 and "no-such-org/no-such-model" in warnings[0], warnings
     # a good rebuild afterwards is picked up
     report = svc.rebuild()
     assert svc.retriever.index.version == report.version != version
