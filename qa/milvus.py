@@ -402,9 +402,13 @@ def read_pointer(store: MilvusStore) -> dict[str, Any] | None:
     with _errors(store):
         if not c.has_collection(store.aux):
             return None
-        _ensure_loaded(c, store, store.aux)
-        rows = c.get(store.aux, ids=["current"], output_fields=["data"])  # by key: fastest
-    return json.loads(rows[0]["data"]) if rows else None
+        try:
+            _ensure_loaded(c, store, store.aux)
+            rows = c.get(store.aux, ids=["current"], output_fields=["data"])  # by key: fastest
+            return json.loads(rows[0]["data"]) if rows else None
+        except Exception:
+            _check_layout(c, store)  # a collection qa did not make: say so
+            raise
 
 
 def _check_layout(c: Any, store: MilvusStore) -> None:

@@ -613,3 +613,28 @@ def test_cli_on_a_store_of_another_chunker_version(small, embedder, monkeypatch)
     assert b.returncode == 0 and "generation 2" in b.stdout, b.stderr
     a = qa_cli(*q)
     assert a.returncode == 0 and not a.stderr.strip(), a.stderr
+
+
+def test_a_collection_not_made_by_qa_is_left_alone(small, tmp_path):
+    """Collections of the same names made by something else: one line, nothing changed."""
+    st = small
+    store = parse_store(f"milvus:{tmp_path / 'theirs.db'}")
+    c = milvus.client(store)
+    c.create_collection("qa", dimension=4)
+    c.insert("qa", [{"id": i, "vector": [float(i)] * 4} for i in range(3)])
+    fields = c.describe_collection("qa")["fields"]
+    with pytest.raises(MilvusProblem) as e:
+        publish(load_index(st.index_dir), store)
+    assert str(e.value) == (
+        f"the collection 'qa' of {store} was not made by qa: publish to another one with "
+        f"--store {store}#NAME"
+    )
+    assert c.list_collections() == ["qa"] and c.describe_collection("qa")["fields"] == fields
+    assert len(c.query("qa", filter="id >= 0", output_fields=["id"])) == 3
+    # a foreign qa_aux (where a reader looks for the pointer first), from the command line
+    c.create_collection("docs_aux", dimension=4)
+    milvus.close(store)
+    one_line(qa_cli("ask", "问题", "--store", f"{store}#docs"), "'docs_aux'", "not made by qa")
+    c = milvus.client(store)
+    assert sorted(c.list_collections()) == ["docs_aux", "qa"]
+    milvus.close(store)
