@@ -495,7 +495,9 @@ def build_app(svc: QAService, examples: Sequence[str] | None = None) -> gr.Block
         try:
             answer = svc.ask(question, k)
         except Exception as e:
-            raise gr.Error(error_message(e)) from None
+            # the caller's message; gradio would also print a traceback of every gr.Error
+            # (a bad k included) to the server's log. Unexpected errors error_message logs.
+            raise gr.Error(error_message(e), print_exception=False) from None
         return [h.to_dict() for h in answer.hits]
 
     def clear() -> tuple[Any, ...]:

@@ -374,6 +374,25 @@ def test_gradio_api_takes_the_same_users(auth_server):
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize(("k", "says"), [(0, "k must be from 1 to 20"), (21, "not 21")])
+def test_bad_gradio_requests_log_no_traceback(auth_server, k, says):
+    """A user's mistake sent through Gradio's ``/ask`` (``k`` out of range, an empty
+    question) gets its one-line message; the server's log gets at most a line, no traceback
+    (gradio prints one for every ``gr.Error`` unless told not to)."""
+    from gradio_client import Client
+
+    client = Client(auth_server.url, auth=ALICE, verbose=False)
+    before = len(auth_server.text())
+    with pytest.raises(Exception, match=says):  # gradio_client raises AppError
+        client.predict("黄埔图书馆是哪一年开放的？", k, api_name="/ask")
+    with pytest.raises(Exception, match="empty"):
+        client.predict(" ", 3, api_name="/ask")
+    time.sleep(0.5)  # the server's output of the requests
+    logged = auth_server.text()[before:]
+    assert "Traceback" not in logged and logged.count("\n") <= 2, logged
+
+
+@pytest.mark.integration
 def test_repeated_wrong_passwords_are_slowed_down(auth_server):
     import httpx
 
