@@ -697,14 +697,14 @@ def serve(
     access = decide_access(host, dict(users or {}), read_only, allow_write)
     if access.notice:
         print(f"qa: {access.notice}", file=sys.stderr, flush=True)
+    retriever = Retriever(settings.index_dir, settings)  # loaded below
+    svc = QAService(settings, retriever, writable=access.writable)
     if build and not read_only:  # the operator's own build; --read-only leaves the index be
-        prepare_index(settings)
-    retriever = Retriever(settings.index_dir, settings)
+        prepare_index(settings, hashes=svc.file_hashes)  # what the Documents tab then reuses
     try:
         retriever.warm_up()
     except Exception as e:  # the page shows it; the server still starts (upload + rebuild)
         print(f"qa: warning: {error_message(e)}", file=sys.stderr)
-    svc = QAService(settings, retriever, writable=access.writable)
     app = build_server_app(svc, access)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)

@@ -392,13 +392,31 @@ def check_model(index: LoadedIndex, embedder: Embedder) -> None:
         )
 
 
+#: What :func:`stale_reason` takes a file's content to be unchanged by: its size, modification
+#: and change times (ns) and inode, as ``os.stat`` gives them.
+FileState = tuple[int, int, int, int]
+
+
+def file_state(st: os.stat_result) -> FileState:
+    """A file's :data:`FileState` from its ``os.stat`` result."""
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
 def stale_reason(
     folder: Path | str = DEFAULTS.index_dir,
     corpus: Path | str = DEFAULTS.corpus_dir,
     settings: Settings = DEFAULTS,
+    hashes: dict[str, tuple[FileState, str]] | None = None,
 ) -> str | None:
     """Why the index no longer matches the corpus (``None`` if it does): missing, damaged,
-    other model or chunker settings, or files added, removed or changed."""
+    other model or chunker settings, or files added, removed or changed.
+
+    A file whose size differs from the manifest's has changed: it is not read. The others
+    are hashed, unless ``hashes`` (the caller's cache from the last comparison, relative path
+    -> the file's state and sha256; updated here) holds the file in the same state: a
+    listing after one change hashes that file only. The blind spot: a file rewritten with the
+    same size whose times and inode end up the same (within the file system's timestamp
+    granularity, or with the clock set back) is taken to be unchanged."""
     folder, corpus = Path(folder), Path(corpus)
     try:
         _, manifest = read_manifest(folder, verify=False)
@@ -408,22 +426,45 @@ def stale_reason(
         return f"built with model {manifest['model']['name']!r}, asked for {settings.model!r}"
     if manifest["chunker"] != chunker_settings(settings):
         return "built with other chunking settings"
-    files = {p: d["sha256"] for p, d in manifest["files"].items()}
+    files = manifest["files"]
     skipped = {d["path"]: d.get("sha256", "") for d in manifest.get("skipped", [])}
+    known = hashes if hashes is not None else {}
+    fresh: dict[str, tuple[FileState, str]] = {}
+
+    def sha256_of(p: Path, rel: str, st: os.stat_result, how: Callable[[Path], str]) -> str:
+        state = file_state(st)
+        old = known.get(rel)
+        sha = old[1] if old is not None and old[0] == state else how(p)
+        fresh[rel] = (state, sha)
+        return sha
+
     seen = set()
     changed = added = 0
     for p in list_files(corpus, settings):
         rel = p.relative_to(corpus).as_posix()
         seen.add(rel)
         if rel in files:
+            entry = files[rel]
             try:
-                changed += file_sha256(p) != files[rel]
+                st = p.stat()
+                if entry.get("size", st.st_size) != st.st_size:
+                    changed += 1  # another size: changed, no need to read it
+                else:
+                    changed += sha256_of(p, rel, st, file_sha256) != entry["sha256"]
             except OSError:
                 changed += 1
         elif rel in skipped:
-            changed += _sha256_or_empty(p) != skipped[rel]
+            try:  # a link is fingerprinted by its target's name: its own state
+                st = p.lstat()
+            except OSError:
+                changed += _sha256_or_empty(p) != skipped[rel]
+            else:
+                changed += sha256_of(p, rel, st, _sha256_or_empty) != skipped[rel]
         else:
             added += 1
+    if hashes is not None:
+        hashes.clear()
+        hashes.update(fresh)
     removed = len((set(files) | set(skipped)) - seen)
     if added or removed or changed:
         return f"{added} file(s) added, {removed} removed, {changed} changed since the last build"

@@ -6,10 +6,10 @@ command line (:mod:`qa.cli`) all call, so that they behave the same.
   from the newest index that loads (a rebuilt index that fails to load keeps the loaded one
   serving: :meth:`qa.search.Retriever.refresh`); :meth:`~QAService.context` gives a passage's
   neighbouring chunks; :meth:`~QAService.documents` lists the index (the comparison with the
-  corpus is cached until a file's size or time changes); :meth:`~QAService.rebuild` and
-  :meth:`~QAService.start_rebuild` rebuild one at a time (a second one is refused with the
-  running one's status); :meth:`~QAService.save_uploads` saves uploaded files. Uploads and
-  rebuilds are refused unless the service is ``writable``.
+  corpus is cached until a file's state changes, then hashes only the changed files);
+  :meth:`~QAService.rebuild` and :meth:`~QAService.start_rebuild` rebuild one at a time (a
+  second one is refused with the running one's status); :meth:`~QAService.save_uploads` saves
+  uploaded files. Uploads and rebuilds are refused unless the service is ``writable``.
 - :func:`shown_answer` is the one decision of what answer line to show.
 - :func:`prepare_index` builds a missing or stale index before serving.
 
@@ -33,7 +33,7 @@ from qa.settings import DEFAULTS, Settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from qa.chunk import Chunk
-    from qa.index import BuildReport, DocumentInfo
+    from qa.index import BuildReport, DocumentInfo, FileState
     from qa.search import Hit, Retriever
 
 log = logging.getLogger("qa")
@@ -193,6 +193,8 @@ class QAService:
         self._stale_lock = threading.Lock()
         self._stale_key: tuple[Any, ...] | None = None
         self._stale: str | None = None
+        #: each corpus file's state and sha256 at the last comparison (qa.index.stale_reason)
+        self.file_hashes: dict[str, tuple[FileState, str]] = {}
         # the questions answered at once (every caller together); the others wait in turn
         self._asking = threading.Semaphore(max(1, settings.concurrent_questions))
 
@@ -236,16 +238,18 @@ class QAService:
 
     # -- documents -------------------------------------------------------------------------
     def stale_reason(self) -> str | None:
-        """Why the index is behind the corpus (``None`` if it is not). The comparison reads
-        every file; it is done again only when a file's name, size or time or the index version
-        changed since the last one."""
+        """Why the index is behind the corpus (``None`` if it is not). The comparison is done
+        again only when a file's name, size, times or inode or the index version changed
+        since the last one, and then hashes only the files whose state changed (or that it
+        never hashed: the first comparison reads every file, unless :func:`prepare_index` did
+        with :attr:`file_hashes`); see :func:`qa.index.stale_reason` for its blind spot."""
         from qa.corpus import list_files
-        from qa.index import CURRENT, stale_reason
+        from qa.index import CURRENT, file_state, stale_reason
 
         st = self.settings
         try:
             files = list_files(st.corpus_dir, st)
-            stats = tuple((str(p), s.st_size, s.st_mtime_ns) for p in files for s in [p.stat()])
+            stats = tuple((str(p), *file_state(p.stat())) for p in files)
             pointer = (st.index_dir / CURRENT).read_bytes()
         except OSError:
             stats, pointer = None, None  # no cache: the comparison says what is wrong
@@ -253,7 +257,7 @@ class QAService:
         with self._stale_lock:
             if stats is not None and key == self._stale_key:
                 return self._stale
-            reason = stale_reason(st.index_dir, st.corpus_dir, st)
+            reason = stale_reason(st.index_dir, st.corpus_dir, st, self.file_hashes)
             self._stale_key, self._stale = key, reason
             return reason
 
@@ -500,13 +504,16 @@ def save_uploads(
 # ------------------------------------------------------------------------------------------
 # start-up
 # ------------------------------------------------------------------------------------------
-def prepare_index(settings: Settings, out: Any = None) -> None:
+def prepare_index(
+    settings: Settings, out: Any = None, hashes: dict[str, tuple[FileState, str]] | None = None
+) -> None:
     """Build the index if it is missing or stale, with a progress bar in the terminal (waiting
-    for a build another process runs)."""
+    for a build another process runs). ``hashes``: a service's :attr:`QAService.file_hashes`,
+    so that its first Documents listing need not hash the corpus again."""
     from qa.index import BuildLockedError, build_index, stale_reason
 
     out = out or sys.stderr
-    reason = stale_reason(settings.index_dir, settings.corpus_dir, settings)
+    reason = stale_reason(settings.index_dir, settings.corpus_dir, settings, hashes)
     if reason is None:
         return
     if not (settings.index_dir / "CURRENT").exists():

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
+import os
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -269,6 +271,60 @@ def test_documents_compare_with_the_corpus_only_after_changes(index_copy, monkey
     (index_copy.corpus_dir / "new.txt").write_text("新的文档。", encoding="utf-8")
     assert "1 file(s) added" in svc.documents().stale
     assert len(calls) == 2
+
+
+@pytest.mark.integration
+def test_documents_hash_only_the_files_that_changed(tmp_path, embedder, monkeypatch):
+    """The comparison with the corpus hashes a file only when its state (size, times, inode)
+    changed since the last one, and not at all when its size differs from the manifest's;
+    the start-up check (prepare_index) leaves the first listing nothing to hash."""
+    import qa.index
+    from qa.index import build_index
+    from qa.service import prepare_index
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    names = [f"doc-{i}.txt" for i in range(5)]
+    for i, name in enumerate(names):
+        (corpus / name).write_text(f"第{i}份文档：南沙天文台每年举办观星开放日。", encoding="utf-8")
+    (corpus / "blank.txt").write_text("  \n", encoding="utf-8")  # skipped: no text
+    st = dataclasses.replace(DEFAULTS, corpus_dir=corpus, index_dir=tmp_path / "index")
+    assert build_index(corpus, st.index_dir, settings=st, embedder=embedder).skipped
+    everything = sorted([*names, "blank.txt"])
+    hashed: list[str] = []
+    real = qa.index.file_sha256
+
+    def counting(path):
+        if Path(path).parent == corpus:  # not the index's own files, checked when it loads
+            hashed.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(qa.index, "file_sha256", counting)
+
+    def listing(svc):
+        hashed.clear()
+        return svc.documents().stale
+
+    assert listing(QAService(st)) is None and sorted(hashed) == everything  # nothing known yet
+    svc = QAService(st)
+    hashed.clear()
+    prepare_index(st, io.StringIO(), hashes=svc.file_hashes)
+    assert sorted(hashed) == everything
+    assert listing(svc) is None and hashed == []
+    doc = corpus / "doc-2.txt"
+    original = doc.read_bytes()
+    doc.write_text(original.decode().replace("南沙", "北沙"), encoding="utf-8")  # same size
+    assert "1 changed" in listing(svc) and hashed == ["doc-2.txt"]
+    (corpus / "doc-3.txt").write_text("另一个长度。", encoding="utf-8")
+    assert "2 changed" in listing(svc) and hashed == []  # another size: not read
+    (corpus / "new.txt").write_text("新的文档。", encoding="utf-8")
+    assert "1 file(s) added" in listing(svc) and hashed == []
+    mtime = doc.stat().st_mtime_ns
+    doc.write_bytes(original)  # back as built, same size, its time set back: ctime moved
+    os.utime(doc, ns=(mtime, mtime))
+    assert "1 changed" in listing(svc) and hashed == ["doc-2.txt"]
+    (corpus / "blank.txt").write_text("\t\n", encoding="utf-8")  # a skipped file, same size
+    assert "2 changed" in listing(svc) and hashed == ["blank.txt"]
 
 
 @pytest.mark.integration
