@@ -8,6 +8,7 @@ only."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import socket
@@ -200,6 +201,27 @@ def open_server(tmp_path_factory):
     server = Server(args, work / "server.log")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def read_only_server(tmp_path_factory, embedder):
+    """``--read-only`` on loopback, no sign-in, over an index built beforehand (a read-only
+    server builds none)."""
+    from qa.index import build_index
+    from qa.settings import DEFAULTS
+
+    work = tmp_path_factory.mktemp("api-read-only")
+    corpus, index = work / "corpus", work / "index"
+    corpus.mkdir()
+    (corpus / "museum.txt").write_text(MUSEUM, encoding="utf-8")
+    (corpus / "park.txt").write_text(PARK, encoding="utf-8")
+    st = dataclasses.replace(DEFAULTS, corpus_dir=corpus, index_dir=index)
+    build_index(corpus, index, settings=st, embedder=embedder)
+    server = Server(["--corpus", str(corpus), "--index", str(index), "--read-only"], work / "log")
+    server.corpus, server.index = corpus, index  # type: ignore[attr-defined]
+    yield server
+    server.stop()
+    assert "Traceback" not in server.text()
 
 
 def _client(server, auth=ALICE):
@@ -428,6 +450,34 @@ def test_open_server_answers_questions_only(open_server):
     assert httpx.get(open_server.url + "api/rebuild/status").json()["state"] == "idle"
 
 
+@pytest.mark.integration
+def test_read_only_server_answers_and_refuses_writes(read_only_server):
+    import httpx
+    from gradio_client import Client
+
+    server = read_only_server
+    assert "read-only (no sign-in): questions only" in server.text()
+    r = httpx.post(server.url + "api/ask", json={"question": "观鸟屋是哪一年建成的？", "k": 1})
+    assert r.status_code == 200 and r.json()[0]["doc"] == "park.txt"
+    assert "2019" in r.json()[0]["text"]
+    r = httpx.post(server.url + "api/rebuild")
+    assert r.status_code == 403 and r.headers["content-type"] == "application/json"
+    assert "read-only" in r.json()["error"]
+    r = httpx.post(
+        server.url + "gradio_api/upload", files={"files": ("a.txt", "新文档。".encode())}
+    )
+    assert r.status_code == 403 and "read-only" in r.json()["error"]
+    client = Client(server.url, verbose=False)
+    with pytest.raises(ValueError, match="upload"):  # the page's upload event does not exist
+        client.predict(None, False, api_name="/upload")
+    hits = client.predict("广州博物馆哪一年开馆？", 1, api_name="/ask")
+    assert hits[0]["doc"] == "museum.txt"
+    assert sorted(p.name for p in server.corpus.iterdir()) == ["museum.txt", "park.txt"]
+    assert httpx.get(server.url + "api/rebuild/status").json()["state"] == "idle"
+    docs = httpx.get(server.url + "api/documents").json()
+    assert docs["stale"] is None and len(docs["documents"]) == 2
+
+
 # ------------------------------------------------------------------------------------------
 # integration: the pages in a browser
 # ------------------------------------------------------------------------------------------
@@ -493,4 +543,33 @@ def test_questions_only_page(browser, open_server, shots):
     assert "read-only" in page.locator("#read-only").inner_text()
     assert page.locator("#upload").count() == 0 and page.locator("#rebuild").count() == 0
     page.screenshot(path=str(shots / "questions-only.png"), full_page=True)
+    ctx.close()
+
+
+@pytest.mark.integration
+def test_read_only_page(browser, read_only_server, shots):
+    """The page of a ``--read-only`` server: questions are answered, the Documents tab lists
+    the index and says it is read-only, with no upload and no rebuild controls."""
+    ctx = browser.new_context(viewport={"width": 1100, "height": 800}, locale="zh-CN")
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(read_only_server.url)
+    page.wait_for_selector("#question textarea", timeout=60_000)
+    assert "只读 / read-only" in page.locator(".qa-meta").first.inner_text()
+    box = page.locator("#question textarea")
+    box.fill("广州博物馆位于哪里？")
+    box.press("Enter")
+    page.wait_for_selector("#history .qa-turn .qa-best", timeout=120_000)
+    assert "museum.txt" in page.locator("#history .qa-best .qa-doc").first.inner_text()
+    page.screenshot(path=str(shots / "read-only-ask.png"), full_page=True)
+    page.get_by_role("tab", name="文档 / Documents").click()
+    page.wait_for_selector("#documents table.qa-docs")
+    listing = page.locator("#documents").inner_text()
+    assert "museum.txt" in listing and "park.txt" in listing and "up to date" in listing
+    assert "read-only" in page.locator("#read-only").inner_text()
+    assert page.locator("#upload, #rebuild, input[type=file]").count() == 0
+    assert page.get_by_role("button", name="重建索引 / Rebuild the index").count() == 0
+    page.screenshot(path=str(shots / "read-only-documents.png"), full_page=True)
+    assert not errors
     ctx.close()
