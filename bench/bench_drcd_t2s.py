@@ -21,7 +21,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import opencc
 from bench_retrieval import ranking_metrics
 from bench_traditional import drcd_index, part_items
