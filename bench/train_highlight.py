@@ -17,6 +17,15 @@ the fold models that did not see them. Then the model is refitted on everything 
     python bench/train_highlight.py              # lexical model only
     python bench/train_highlight.py --sims       # also the model that uses dense similarities
                                                  # (the default embedder, cached)
+
+``--drcd-tune`` adds the questions of DRCD's *tune* part (``bench_traditional.held_out`` is
+False: two thirds of the articles of ``bench/data/drcd/``, traditional script) to the training
+set, each DRCD article a cross-validation group of its own; the CMRC folds stay as they are
+and every figure printed is still CMRC's (DRCD's own held-out-fold hit rate is printed apart).
+The held-out part is never read. ``--trees-out PATH`` writes the trees there instead of
+``qa/data/highlight_trees.json`` (and leaves the linear weights file alone):
+
+    python bench/train_highlight.py --sims --drcd-tune --trees-out bench/results/trees.json
 """
 
 from __future__ import annotations
@@ -62,6 +71,7 @@ class Item:
     y_strict: np.ndarray
     atype: str
     sims: np.ndarray | None = None
+    source: str = "cmrc"  # "drcd" for DRCD's tune part (its own folds, its own figures)
 
 
 def gold_spans(context: str, answers: list[str], starts: list[int]) -> list[tuple[int, int]]:
@@ -79,9 +89,16 @@ def gold_spans(context: str, answers: list[str], starts: list[int]) -> list[tupl
     return out
 
 
-def make_items(paragraphs: list[Paragraph]) -> list[Item]:
+def make_items(
+    paragraphs: list[Paragraph],
+    source: str = "cmrc",
+    group_of: Callable[[Paragraph], str] | None = None,
+) -> list[Item]:
+    """One item per answerable question; its cross-validation group is ``group_of(p)``, by
+    default the paragraph's title (CMRC: the article)."""
     items = []
     for p in paragraphs:
+        group = group_of(p) if group_of else p.title or p.id
         for qq in p.questions:
             gold = gold_spans(p.context, qq.answers, qq.starts)
             if not gold:
@@ -108,7 +125,7 @@ def make_items(paragraphs: list[Paragraph]) -> list[Item]:
             )
             items.append(
                 Item(
-                    p.title or p.id,
+                    group,
                     qq.question,
                     p.context,
                     qq.answers,
@@ -118,9 +135,18 @@ def make_items(paragraphs: list[Paragraph]) -> list[Item]:
                     yo,
                     ys,
                     hl.answer_type(qq.question),
+                    source=source,
                 )
             )
     return items
+
+
+def drcd_tune_items() -> list[Item]:
+    """The questions of DRCD's tune part (never its held-out part), source ``drcd``."""
+    from bench_traditional import DRCD, article_of, held_out
+
+    paragraphs = [p for p in load_cmrc(DRCD) if not held_out(p)]
+    return make_items(paragraphs, "drcd", lambda p: "drcd:" + article_of(p))
 
 
 def add_sims(items: list[Item], data_path: Path) -> None:
@@ -294,10 +320,14 @@ def fit_scorer(items: list[Item], with_sims: bool, kind: str) -> Callable[[Item]
 
 
 def folds_by_group(items: list[Item], k: int, seed: int = 0) -> list[list[int]]:
-    groups = sorted({it.group for it in items})
-    rng = np.random.default_rng(seed)
-    rng.shuffle(groups)
-    fold_of = {g: i % k for i, g in enumerate(groups)}
+    """k folds by article; each source's articles are dealt out as if it were alone (adding
+    DRCD's articles leaves the CMRC folds as they were)."""
+    fold_of: dict[str, int] = {}
+    for source in sorted({it.source for it in items}):
+        groups = sorted({it.group for it in items if it.source == source})
+        rng = np.random.default_rng(seed)
+        rng.shuffle(groups)
+        fold_of.update({g: i % k for i, g in enumerate(groups)})
     out: list[list[int]] = [[] for _ in range(k)]
     for i, it in enumerate(items):
         out[fold_of[it.group]].append(i)
@@ -418,12 +448,18 @@ def baseline(items: list[Item], name: str) -> dict[str, float]:
     return mean_dicts(out)
 
 
+#: the held-out-fold figures of the last cross_validate on the items of other sources than CMRC
+cv_other: dict[str, dict[str, float]] = {}
+
+
 def cross_validate(
     items: list[Item], k: int, with_sims: bool, answers: bool = True, kind: str = "linear"
 ) -> tuple[dict[str, float], list, list[int], dict[str, list[float]]]:
+    """Held-out-fold figures of the CMRC items (other sources' go to ``cv_other``)."""
     folds = folds_by_group(items, k)
     fold_of = [0] * len(items)
     per_q: list[dict[str, float]] = []
+    other: dict[str, list[dict[str, float]]] = defaultdict(list)
     by_type: dict[str, list[float]] = defaultdict(list)
     models = []
     for f, test in enumerate(folds):
@@ -436,11 +472,16 @@ def cross_validate(
             it = items[i]
             z = scorer(it)
             m = rank_metrics(it, z)
+            if it.source != "cmrc":
+                other[it.source].append(m)
+                continue
             if answers:
                 best = min(range(len(z)), key=lambda j: (-z[j], j))
                 m.update(answer_metrics(it, best))
             per_q.append(m)
             by_type[it.atype].append(m["hit"])
+    cv_other.clear()
+    cv_other.update({s: mean_dicts(ms) for s, ms in other.items()})
     return mean_dicts(per_q), models, fold_of, by_type
 
 
@@ -537,6 +578,18 @@ def main() -> None:
         "held-out figure: bench/bench_retrieval.py --highlight-folds)",
     )
     ap.add_argument(
+        "--drcd-tune",
+        action="store_true",
+        help="also train on DRCD's tune part (each article its own fold group; the held-out "
+        "part is never read)",
+    )
+    ap.add_argument(
+        "--trees-out",
+        type=Path,
+        help="write the trees here instead of qa/data/highlight_trees.json (and not the "
+        "linear weights)",
+    )
+    ap.add_argument(
         "--model",
         choices=("trees", "linear"),
         default="trees",
@@ -558,6 +611,12 @@ def main() -> None:
         f"oracle: some sentence overlaps the answer {100 * oracle:.1f}%, "
         f"holds all of it {100 * oracle_s:.1f}%"
     )
+    n_cmrc = len(items)  # the CMRC items come first: baselines and OpenCC figures are theirs
+    trained_on = args.data.name
+    if args.drcd_tune:
+        items += drcd_tune_items()
+        trained_on += " + DRCD_dev.json tune part (bench_traditional.held_out False)"
+        print(f"DRCD tune part: {len(items) - n_cmrc} questions added to the training set")
     if args.sims:
         add_sims(items, args.data)
 
@@ -578,7 +637,7 @@ def main() -> None:
         names.append("max dense similarity")
     report: dict[str, object] = {"questions": len(items), "folds": args.folds}
     for name in names:
-        m = baseline(items, name)
+        m = baseline(items[:n_cmrc], name)
         print(f"  baseline {name:22s} {fmt(m, rk)}")
         report[f"baseline {name}"] = m
     global trusted
@@ -599,6 +658,9 @@ def main() -> None:
         report["cv_lexical_linear"] = cv_lin
     cv, models, fold_of, by_type = cross_validate(items, args.folds, False, kind=args.model)
     print(f"  highlight (lexical, {args.model:6s})   {fmt(cv, rk)}")
+    for source, m in cv_other.items():
+        print(f"      {source} (its held-out folds) {fmt(m, rk)}")
+        report[f"cv_lexical_{source}"] = m
     print(
         f"      mean chars: sentence {cv['chars']:.0f}, block {cv['block_chars']:.0f} "
         f"({cv['block_sentences']:.2f} sentences)"
@@ -612,12 +674,15 @@ def main() -> None:
     if args.sims:
         cv_s, _, _, _ = cross_validate(items, args.folds, True, kind=args.model)
         print(f"  highlight (lexical + dense)    {fmt(cv_s, rk)}")
+        for source, m in cv_other.items():
+            print(f"      {source} (its held-out folds) {fmt(m, rk)}")
+            report[f"cv_sims_{source}"] = m
         print(f"      mean chars: block {cv_s['block_chars']:.0f}")
         print(f"      answer words: {fmt(cv_s, ak)}")
         report["cv_sims"] = cv_s
 
     if args.trad:
-        trad = traditional_items(items, args.trad)
+        trad = traditional_items(items[:n_cmrc], min(args.trad, n_cmrc))
         ms, mb = [], []
         for i, it in trad:
             scorer = models[fold_of[i]]
@@ -640,12 +705,12 @@ def main() -> None:
     print(f"\nhighlight() per ~350-char passage: mean {mean_ms:.2f} ms, p95 {p95_ms:.2f} ms")
     report["ms_per_passage"] = {"mean": mean_ms, "p95": p95_ms}
 
-    if not args.no_write:
+    if not args.no_write and not args.trees_out:
         w, b = fit(items, False)
         out: dict[str, object] = {
             "about": "qa/highlight.py sentence scorer: sigmoid(features . weights + bias); "
             "written by bench/train_highlight.py",
-            "trained_on": args.data.name,
+            "trained_on": trained_on,
             "base": {
                 "features": list(MODEL_FEATURES),
                 "weights": w.round(5).tolist(),
@@ -665,17 +730,22 @@ def main() -> None:
             json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
         )
         print(f"\nwrote {hl.WEIGHTS_PATH.relative_to(ROOT)}")
+        for n, v in zip(out["base"]["features"], out["base"]["weights"], strict=True):  # type: ignore[index]
+            print(f"  {n:16s} {v:+.3f}")
+    if not args.no_write:
+        trees_path = args.trees_out or hl.TREES_PATH
         trees = {"base": fit_trees(items, False)}
         if args.sims:
             trees["sims"] = fit_trees(items, True)
-        hl.TREES_PATH.write_text(
+        trees_path.parent.mkdir(parents=True, exist_ok=True)
+        trees_path.write_text(
             json.dumps(
                 {
                     "about": "qa/highlight.py sentence scorer: boosted trees over "
                     "qa.highlight.tree_features, evaluated by qa.trees; written by "
                     "bench/train_highlight.py (scikit-learn HistGradientBoostingClassifier "
                     f"{TREE_PARAMS})",
-                    "trained_on": args.data.name,
+                    "trained_on": trained_on,
                     "models": trees,
                 },
                 separators=(",", ":"),
@@ -683,9 +753,7 @@ def main() -> None:
             + "\n",
             encoding="utf-8",
         )
-        print(f"wrote {hl.TREES_PATH.relative_to(ROOT)}")
-        for n, v in zip(out["base"]["features"], out["base"]["weights"], strict=True):  # type: ignore[index]
-            print(f"  {n:16s} {v:+.3f}")
+        print(f"wrote {trees_path}")
     print(f"done in {time.time() - t0:.0f} s")
 
 
