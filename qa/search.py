@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from qa.chunk import Chunk, join_chunks
+from qa.confidence import factoid, sentence_coverage
 from qa.embed import Embedder, ModelError, get_embedder
 from qa.highlight import Highlight, highlight
 from qa.index import CURRENT, IndexProblem, LoadedIndex, check_model, load_index
@@ -314,6 +315,8 @@ CONFIDENCE_FEATURES = (
     "chunk_chars",
     "missing_name",
     "translated_coverage",
+    "sentence_coverage",
+    "factoid",
 )
 #: The features of the model for a passage in another script than the question: those that
 #: do not depend on the question's own words or on the level of cosines (which is lower across
@@ -345,12 +348,16 @@ def chunk_chars(text: str) -> float:
 def question_names(question: str) -> tuple[str, ...]:
     """The words of ``question`` that name one thing, which a passage must hold to answer it:
     numbers (2018, 15.2) and the content words jieba's dictionary tags as a person, a place or
-    an organisation (深圳, 东莞市; the place suffix is dropped: 深圳市 -> 深圳)."""
+    an organisation (深圳, 东莞市; the place suffix is dropped: 深圳市 -> 深圳). A one-character
+    word is not taken for a name: jieba tags 连 (in 连电池) as a person. Measured in
+    bench/train_confidence.py (BENCHMARKS.md, "Realistic questions")."""
     out: list[str] = [m.group() for m in _DIGITS.finditer(question)]
     for w in question_terms(question):
         if any(c.isdigit() for c in w) or word_tag(w) not in _NAME_TAGS:
             continue
-        out.append(_PLACE_SUFFIX.sub("", w))
+        name = _PLACE_SUFFIX.sub("", w)
+        if len(name) >= 2:
+            out.append(name)
     return tuple(dict.fromkeys(out))
 
 
@@ -367,16 +374,19 @@ def names_in_document(idx: LoadedIndex, doc: str, names: Sequence[str]) -> set[s
 def missing_name(
     question: str, passage: str, cross_script: bool, in_document: Collection[str] = ()
 ) -> float:
-    """The share of what the question names (:func:`question_names`) that neither the passage
-    nor its document (``in_document``: :func:`names_in_document`) holds: 深圳 asked of the
-    report on 广州, 2018 of a passage on 2019. Across scripts only numbers are looked for."""
+    """The share of what the question names (:func:`question_names`) that the passage lacks: a
+    name its document (``in_document``: :func:`names_in_document`) does not hold either (深圳
+    asked of the report on 广州), a number the passage itself does not hold (2018 of a passage
+    on 2019: a figure belongs to the statement that gives it, not to the document). Across
+    scripts only numbers are looked for."""
     names = question_names(question)
     if cross_script:
         names = tuple(n for n in names if n[0].isdigit())
     if not names:
         return 0.0
     text = fold(passage)
-    return sum(1 for n in names if n not in in_document and fold(n) not in text) / len(names)
+    missing = [n for n in names if fold(n) not in text]
+    return sum(1 for n in missing if n[0].isdigit() or n not in in_document) / len(names)
 
 
 def translated_coverage(idx: LoadedIndex, question: str, ids: np.ndarray) -> np.ndarray:
@@ -415,6 +425,8 @@ def confidence_features(
     chunk: float = 1.0,
     missing: float = 0.0,
     translated: float = 0.0,
+    sentence_cov: float = 0.0,
+    factoid_question: float = 0.0,
 ) -> np.ndarray:
     """The features the confidence model reads for the candidate at ``rank``: its dense
     cosine, the share of the question's lexical IDF mass it contains, its fused-score margin
@@ -423,7 +435,10 @@ def confidence_features(
     other candidate, how much the retrieved chunk says (:func:`chunk_chars`) and the share of
     what the question names that the passage and its document lack (:func:`missing_name`)
     and, for an English question over a Chinese passage, the share of its translated
-    evidence the passage holds (:func:`translated_coverage`; 0 otherwise)."""
+    evidence the passage holds (:func:`translated_coverage`; 0 otherwise); the share of the
+    question's content characters its best sentence holds
+    (:func:`qa.confidence.sentence_coverage`) and whether the question asks for a name or a
+    figure (:func:`qa.confidence.factoid`)."""
     nxt = float(f.fused[rank + 1]) if rank + 1 < len(f.fused) else 0.0
     others = np.delete(f.dense_z, rank)
     gap = float(f.dense_z[rank] - others.max()) if others.size else 0.0
@@ -439,6 +454,8 @@ def confidence_features(
             chunk,
             missing,
             translated,
+            sentence_cov,
+            factoid_question,
         ],
         dtype=np.float64,
     )
@@ -752,6 +769,8 @@ class Retriever:
                 chunk_chars(idx.chunks[i].text),
                 missing_name(question, passage.text, bool(cross), in_doc.get(passage.doc, ())),
                 float(translated[rank]) if cross and translated is not None else 0.0,
+                sentence_coverage(question, passage.text),
+                factoid(question),
             )
             out.append(Scored(i, passage, float(f.fused[rank]), feats, h, bool(cross), tuple(ids)))
         return out

@@ -10,6 +10,7 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
+from qa.confidence import factoid, question_units, sentence_coverage
 from qa.search import (
     CONFIDENCE_FEATURES,
     DENSE_ONLY,
@@ -37,6 +38,8 @@ def features(**kw: float) -> np.ndarray:
         "chunk_chars": 0.85,
         "missing_name": 0.0,
         "translated_coverage": 0.0,
+        "sentence_coverage": 0.5,
+        "factoid": 1.0,
     }
     base.update(kw)
     assert set(base) == set(CONFIDENCE_FEATURES)
@@ -158,6 +161,48 @@ def test_question_names_and_what_is_missing():
     assert missing_name("深圳的刑事立案数下降了多少？", report, False, {"深圳"}) == 0.0
     assert missing_name("2018年的刑事立案数下降了多少？", report, False) == 1.0
     assert missing_name("2019年的刑事立案数下降了多少？", report, False) == 0.0
+    # a number must be in the passage: that the document has 2018 somewhere does not answer
+    assert missing_name("2018年的刑事立案数下降了多少？", report, False, {"2018"}) == 1.0
+    # a one-character word jieba tags as a name (连, "person") is not looked for
+    assert question_names("电动自行车连电池最重能有多重？") == ()
     # across scripts only numbers are looked for
     assert missing_name("What about Shenzhen in 2019?", report, True) == 0.0
     assert missing_name("What about Shenzhen in 2018?", report, True) == 1.0
+
+
+def test_question_units_are_content_characters_and_whole_latin_words():
+    # question words (多久) and particles are not looked for; a Latin word counts whole
+    units = question_units("电动车充电要多久？")
+    assert set(units) >= {"电", "动", "车", "充"} and "久" not in units
+    units = question_units("Should I charge the batteries?")
+    assert "charge" in units and "the" not in units and not any(len(u) == 1 for u in units)
+
+
+def test_sentence_coverage_counts_one_sentence():
+    q = "电动车充电要多久？"
+    together = "电动车一般充电8小时。别的话。"
+    scattered = "电动车停在楼下。别的话。夜里要充电。"
+    assert sentence_coverage(q, together) == 1.0
+    # the same characters spread over two sentences: one sentence holds only part of them
+    assert 0.0 < sentence_coverage(q, scattered) < 1.0
+    assert sentence_coverage(q, "今天天气很好。") == 0.0
+    assert sentence_coverage("什么？", together) == 0.0  # no content: no evidence
+    # a reworded question keeps the characters it loses as words: 牌子 / 品牌
+    assert sentence_coverage("能用别的牌子的充电器吗？", "不要混用其他品牌的充电器。") > 0.5
+
+
+def test_sentence_coverage_matches_latin_words_not_substrings():
+    assert sentence_coverage("Which cards are valid?", "A car is parked.") == 0.0
+    assert sentence_coverage("Which cards are valid?", "Those cards are valid here.") == 1.0
+
+
+def test_factoid_questions():
+    assert factoid("广州有多少名公安民警？") == 1.0
+    assert factoid("Who wrote the report?") == 1.0
+    assert factoid("为什么电动车停在楼道里很危险？") == 0.0
+    assert factoid("能用别的牌子的充电器吗？") == 0.0
+
+
+def test_a_sentence_holding_the_question_raises_confidence(model):
+    ps = [model.predict(features(sentence_coverage=c)) for c in (0.2, 0.5, 0.8, 1.0)]
+    assert all(a < b for a, b in pairwise(ps)), ps
