@@ -15,7 +15,7 @@ bigrams alone, and the default analyser (both). jieba's dictionary is simplified
 traditional text it falls back to short or single characters, which the bigrams make up for.
 
     python bench/bench_traditional.py [drcd] [--part tune|held-out|all] [--limit N]
-        [--lexical-weight 1.0 1.5] [--out bench/results/drcd.json]
+        [--lexical-weight 1.0 1.5] [--sentence-weight 0 0.3] [--out bench/results/drcd.json]
     python bench/bench_traditional.py drcd-analysers --part all --lexical-weight 1.0 1.5
         # BM25 / fused recall@1 with jieba on the text converted to simplified (needs OpenCC)
     python bench/bench_traditional.py lexical   # needs opencc-python-reimplemented
@@ -133,10 +133,14 @@ def run_drcd(args: argparse.Namespace) -> None:
         items = part_items(paras, part)
         results[part] = {}
         for w in args.lexical_weight:  # in the same run, each on the same embedder
-            st = dataclasses.replace(settings, lexical_weight=w)
-            r = Retriever(settings.index_dir, st, embedder=first.embedder)
-            results[part][f"lexical_weight_{w}"] = m = measure(r, items)
-            print(part, w, m, file=sys.stderr)
+            for sw in args.sentence_weight:
+                st = dataclasses.replace(settings, lexical_weight=w, sentence_weight=sw)
+                r = Retriever(settings.index_dir, st, embedder=first.embedder)
+                key = f"lexical_weight_{w}"
+                if args.sentence_weight != [DEFAULTS.sentence_weight]:
+                    key += f"_sentence_weight_{sw}"
+                results[part][key] = m = measure(r, items)
+                print(part, key, m, file=sys.stderr)
     write_results(results, args.out)
 
 
@@ -223,6 +227,13 @@ def main() -> None:
         nargs="+",
         default=[DEFAULTS.lexical_weight],
         help="measure with each of these lexical weights (same run)",
+    )
+    ap.add_argument(
+        "--sentence-weight",
+        type=float,
+        nargs="+",
+        default=[DEFAULTS.sentence_weight],
+        help="and with each of these best-sentence weights (qa/rerank.py; same run)",
     )
     ap.add_argument("--part", default="tune", choices=("tune", "held-out", "all"))
     ap.add_argument("--limit", type=int, default=0, help="only the first N paragraphs")

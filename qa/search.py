@@ -38,6 +38,7 @@ from qa.lexical import analyze
 from qa.milvus import load as load_milvus
 from qa.milvus import parse_store, pointer_bytes
 from qa.question import fold, question_terms, word_tag
+from qa.rerank import SENTENCE_CANDIDATES, question_weights, rerank
 from qa.settings import DEFAULTS, Settings
 from qa.text import char_ngrams, script_of, split_sentences
 
@@ -257,6 +258,9 @@ class Fused:
     lexical: np.ndarray  # BM25 normalised by the query's best BM25 score
     dense_z: np.ndarray  # cosine standardised over the dense side's candidates
     query: np.ndarray | None = None  # the question's vector, when the caller has it
+    # the fused scores before the best-sentence rerank (qa/rerank.py), in the new order; the
+    # confidence model's margin reads these (it was fitted on them), None without a rerank
+    base: np.ndarray | None = None
 
 
 def fuse(
@@ -302,6 +306,26 @@ def fuse(
     mu = float(valid.mean()) if valid.size else 0.0
     sd = max(float(valid.std()) if valid.size else 0.0, 0.01)
     return Fused(ids[order], fused[order], d[order], lex[order], (d[order] - mu) / sd)
+
+
+def rerank_fused(
+    idx: LoadedIndex, f: Fused, terms: Sequence[str], weight: np.ndarray | float
+) -> Fused:
+    """``f`` with its top :data:`qa.rerank.SENTENCE_CANDIDATES` candidates reranked by their
+    best sentence (:func:`qa.rerank.rerank`); ``weight`` is per chunk (0 where the scripts of
+    question and chunk differ) or one for all."""
+    top = min(SENTENCE_CANDIDATES, len(f.ids))
+    w = weight[f.ids[:top]] if isinstance(weight, np.ndarray) else weight
+    qw = question_weights(terms, idx.lexical.idf)
+    order, scores = rerank(f.fused, lambda r: idx.chunks[int(f.ids[r])].text, qw, w, top)
+    return Fused(
+        f.ids[order],
+        scores,
+        f.dense[order],
+        f.lexical[order],
+        f.dense_z[order],
+        base=np.asarray(f.fused, dtype=np.float64)[order],
+    )
 
 
 CONFIDENCE_FEATURES = (
@@ -439,14 +463,15 @@ def confidence_features(
     question's content characters its best sentence holds
     (:func:`qa.confidence.sentence_coverage`) and whether the question asks for a name or a
     figure (:func:`qa.confidence.factoid`)."""
-    nxt = float(f.fused[rank + 1]) if rank + 1 < len(f.fused) else 0.0
+    fused = f.fused if f.base is None else f.base  # the margin of the fusion itself
+    nxt = float(fused[rank + 1]) if rank + 1 < len(fused) else 0.0
     others = np.delete(f.dense_z, rank)
     gap = float(f.dense_z[rank] - others.max()) if others.size else 0.0
     return np.array(
         [
             float(f.dense[rank]),
             coverage,
-            float(f.fused[rank]) - nxt,
+            float(fused[rank]) - nxt,
             sentence,
             float(rank == 0),
             float(f.dense_z[rank]),
@@ -723,6 +748,8 @@ class Retriever:
             candidates=cand,
             method=self.settings.fusion,
         )
+        if self.settings.sentence_weight > 0:
+            f = rerank_fused(idx, f, terms, self.settings.sentence_weight * same)
         return dataclasses.replace(f, query=qvec[0])
 
     def score(self, question: str, k: int, exclude_docs: Collection[str] = ()) -> list[Scored]:
