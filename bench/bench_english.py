@@ -43,8 +43,9 @@ from bench_retrieval import ranking_metrics
 from common import WORK, cmrc_index, doc_name, write_results
 
 from qa import search, translate
+from qa.confidence import ConfidenceModel
 from qa.index import build_index
-from qa.search import ConfidenceModel, Retriever
+from qa.search import Retriever
 from qa.settings import DEFAULTS, Settings
 
 HERE = Path(__file__).resolve().parent

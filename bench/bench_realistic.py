@@ -41,8 +41,9 @@ from common import WORK, write_results
 
 from qa import highlight as hl
 from qa import sentences
+from qa.confidence import ConfidenceModel
 from qa.index import build_index
-from qa.search import ConfidenceModel, Retriever, Scored, clean_question
+from qa.search import Retriever, Scored, clean_question
 from qa.settings import DEFAULTS, Settings
 
 HERE = Path(__file__).resolve().parent

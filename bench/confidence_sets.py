@@ -20,7 +20,6 @@ numbers looked for in the passage only), saves them in ``F`` and compares them t
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,12 +28,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from qa import search
-from qa.question import fold
+from qa import confidence, search
+from qa.question import fold, question_terms, word_tag
 
-DIGITS = re.compile(r"\d+(?:\.\d+)?")
-PLACE_SUFFIX = re.compile(r"(?<=..)[市省县縣区區镇鎮村]$")
-NAMES = frozenset({"nr", "nrt", "nrfg", "ns", "nt"})  # person, place, organisation
+DIGITS, PLACE_SUFFIX, NAMES = confidence.DIGITS, confidence.PLACE_SUFFIX, confidence.NAME_TAGS
 NO_ORG = frozenset({"nr", "nrt", "nrfg", "ns"})
 #: the variants of ``missing_name`` compared: (tags, shortest name, numbers in the passage only)
 VARIANTS = {
@@ -55,8 +52,8 @@ def variant_missing(
     tags, shortest, num_in_passage = variant
     nums = list(dict.fromkeys(m.group() for m in DIGITS.finditer(question)))
     names = []
-    for w in search.question_terms(question):
-        if any(c.isdigit() for c in w) or search.word_tag(w) not in tags:
+    for w in question_terms(question):
+        if any(c.isdigit() for c in w) or word_tag(w) not in tags:
             continue
         n = PLACE_SUFFIX.sub("", w)
         if len(n) >= shortest and not cross:
@@ -64,7 +61,7 @@ def variant_missing(
     every = nums + list(dict.fromkeys(names))
     if not every:
         return 0.0
-    in_doc = search.names_in_document(idx, doc, every)
+    in_doc = confidence.names_in_document(idx, doc, every)
     text = fold(passage)
     miss = sum(1 for n in nums if fold(n) not in text and (num_in_passage or n not in in_doc))
     miss += sum(1 for n in every[len(nums) :] if fold(n) not in text and n not in in_doc)
@@ -77,7 +74,7 @@ def compare(path: Path, sets: dict[str, list[str]], weights: tuple[float, ...]) 
     from sklearn.model_selection import GroupKFold
 
     zh, en, off, real = (tc.load_examples(path, n) for n in ("zh", "en", "off", "real"))
-    names = list(search.CONFIDENCE_FEATURES)
+    names = list(confidence.CONFIDENCE_FEATURES)
     x, y, tags = zh.x, zh.y, zh.tags
     groups = np.unique(zh.groups.astype(str), return_inverse=True)[1]
     folds = np.zeros(len(y), dtype=np.int64)
@@ -96,7 +93,7 @@ def compare(path: Path, sets: dict[str, list[str]], weights: tuple[float, ...]) 
         # the dense-only sub-model reads the same variant of missing_name (same position)
         at = [f for f in feats if f == "missing_name" or f in VARIANTS]
         swap = {names.index("missing_name"): names.index(at[0])} if at else {}
-        do = [swap.get(i, i) for i in search.DENSE_ONLY]
+        do = [swap.get(i, i) for i in confidence.DENSE_ONLY]
         for w in weights:
             rw = np.full(len(real), w)
             dense_train = [
@@ -131,7 +128,7 @@ def compare(path: Path, sets: dict[str, list[str]], weights: tuple[float, ...]) 
 def collect_variants(path: Path) -> None:
     """``train_confidence.py``'s collection with the ``VARIANTS`` as extra feature columns."""
     extra_names = tuple(VARIANTS)
-    search.CONFIDENCE_FEATURES = (*search.CONFIDENCE_FEATURES, *extra_names)
+    confidence.CONFIDENCE_FEATURES = (*confidence.CONFIDENCE_FEATURES, *extra_names)
     score: Callable = search.Retriever.score
 
     def with_variants(self, question, k, exclude_docs=()):
@@ -173,7 +170,7 @@ def main() -> None:
     ap.add_argument("what", choices=("sets", "missing-name"))
     ap.add_argument("examples", type=Path)
     args = ap.parse_args()
-    base = [n for n in search.CONFIDENCE_FEATURES if n not in ("translated_coverage",)]
+    base = [n for n in confidence.CONFIDENCE_FEATURES if n not in ("translated_coverage",)]
     before = [n for n in base if n not in ("sentence_coverage", "factoid")]
     if args.what == "sets":
         sets = {"nine features (before)": before, "+ sentence_coverage + factoid": base}
@@ -182,7 +179,7 @@ def main() -> None:
     if not args.examples.exists():
         collect_variants(args.examples)
     else:
-        search.CONFIDENCE_FEATURES = (*search.CONFIDENCE_FEATURES, *VARIANTS)
+        confidence.CONFIDENCE_FEATURES = (*confidence.CONFIDENCE_FEATURES, *VARIANTS)
     sets = {"missing_name as collected": base}
     for v in VARIANTS:
         sets[v] = [v if n == "missing_name" else n for n in base]

@@ -23,7 +23,7 @@ refused, the contradiction subset, reliability of the top hits).
 Cross-script passages: the same is done with the hand-written English versions of the questions
 (``bench/data/cmrc2018/questions_en.jsonl``) over the Chinese paragraphs. Every such hit is a
 passage in another script than the question, which ``ConfidenceModel.predict(...,
-cross_script=True)`` scores with a sub-model over the features ``qa.search.DENSE_ONLY``: those
+cross_script=True)`` scores with a sub-model over the features ``qa.confidence.DENSE_ONLY``: those
 that mean the same across languages plus the lexical evidence of the dictionary bridge
 (``qa.translate``): the fused-score margin and ``translated_coverage``. The examples are
 collected with the bridge on (``Settings.cross_lexical_weight``). The shipped sub-model is
@@ -72,14 +72,15 @@ from bench_english import code_state, default_corpus_index, load_english
 from bench_realistic import holds, load_questions, realistic_index
 from common import cmrc_index, doc_name
 
-from qa import search
-from qa.search import CONFIDENCE_FEATURES, ConfidenceModel, Retriever, clean_question
+from qa import confidence
+from qa.confidence import CONFIDENCE_FEATURES, ConfidenceModel
+from qa.search import Retriever, clean_question
 
 K = 3
-DENSE_ONLY = list(search.DENSE_ONLY)  # what a passage in another script than the question has
+DENSE_ONLY = list(confidence.DENSE_ONLY)  # what a passage in another script than the question has
 #: the cross-script features before the dictionary bridge's evidence was read (issue #12)
 BEFORE_BRIDGE = ("dense_z", "dense_gap", "top", "chunk_chars", "missing_name")
-#: the cross-script feature sets compared (the shipped one is ``qa.search.DENSE_ONLY``)
+#: the cross-script feature sets compared (the shipped one is ``qa.confidence.DENSE_ONLY``)
 TC = CONFIDENCE_FEATURES.index("translated_coverage")
 LC = CONFIDENCE_FEATURES.index("lexical_coverage")
 #: how the shipped cross-script model is trained (see ``cross_train`` in main)

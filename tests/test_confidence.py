@@ -1,5 +1,5 @@
 """The shipped confidence model (qa/data/confidence.json, written by bench/train_confidence.py):
-it loads, its cross-script sub-model reads the features qa.search.DENSE_ONLY says, and its
+it loads, its cross-script sub-model reads the features qa.confidence.DENSE_ONLY says, and its
 predictions move the right way. No model, no index, no network."""
 
 from __future__ import annotations
@@ -10,14 +10,16 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from qa.confidence import factoid, question_units, sentence_coverage
-from qa.search import (
+from qa.confidence import (
     CONFIDENCE_FEATURES,
     DENSE_ONLY,
     ConfidenceModel,
     chunk_chars,
+    factoid,
     missing_name,
     question_names,
+    question_units,
+    sentence_coverage,
 )
 
 pytestmark = pytest.mark.unit

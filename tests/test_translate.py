@@ -197,7 +197,8 @@ BRIDGE_MISS = pytest.mark.xfail(strict=True, reason="single-character translatio
 def test_translated_coverage_is_highest_on_the_passage(small_index, embedder, question, doc):
     # the confidence feature of English questions over Chinese passages: the share of the
     # translated words' evidence a passage holds
-    from qa.search import Retriever, translated_coverage
+    from qa.confidence import CONFIDENCE_FEATURES, translated_coverage
+    from qa.search import Retriever
 
     r = Retriever(small_index.index_dir, small_index, embedder=embedder)
     ids = np.arange(len(r.index.chunks))
@@ -207,4 +208,5 @@ def test_translated_coverage_is_highest_on_the_passage(small_index, embedder, qu
     assert r.index.chunks[best].doc == doc
     assert cov[best] > 0 and np.sort(cov)[-2] < cov[best]
     top = r.score(question, 1)[0]
-    assert top.cross_script and top.features[-1] == pytest.approx(cov[top.chunk])
+    at = CONFIDENCE_FEATURES.index("translated_coverage")
+    assert top.cross_script and top.features[at] == pytest.approx(cov[top.chunk])
