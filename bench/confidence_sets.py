@@ -71,20 +71,12 @@ def variant_missing(
 def compare(path: Path, sets: dict[str, list[str]], weights: tuple[float, ...]) -> None:
     """Print the out-of-fold figures of each same-script feature set at each realistic weight."""
     import train_confidence as tc
-    from sklearn.model_selection import GroupKFold
 
     zh, en, off, real = (tc.load_examples(path, n) for n in ("zh", "en", "off", "real"))
     names = list(confidence.CONFIDENCE_FEATURES)
     x, y, tags = zh.x, zh.y, zh.tags
-    groups = np.unique(zh.groups.astype(str), return_inverse=True)[1]
-    folds = np.zeros(len(y), dtype=np.int64)
-    for f, (_, te) in enumerate(GroupKFold(n_splits=5).split(x, y, groups)):
-        folds[te] = f
-    fold_of = dict(zip(zh.groups, folds, strict=True))
-    en_folds = np.array([fold_of[g] for g in en.groups], dtype=np.int64)
-    off_folds = np.array([fold_of[g] for g in off.groups], dtype=np.int64)
-    docs = sorted(set(real.groups.astype(str)))
-    real_folds = np.array([docs.index(str(g)) % 5 for g in real.groups], dtype=np.int64)
+    folds, en_folds, off_folds = tc.article_folds(zh, en, off)
+    real_folds = tc.document_folds(real)
     rx, rc = real.x, real.cross
     top = real.tags[:, 1] == 0
     ans, un = top & (real.tags[:, 0] == 1), top & (real.tags[:, 0] == 0)

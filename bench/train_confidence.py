@@ -223,6 +223,24 @@ def collect_realistic(r: Retriever) -> Examples:
     )
 
 
+def article_folds(zh: Examples, *others: Examples) -> list[np.ndarray]:
+    """The fold (0-4) of every example: the Chinese CMRC examples by article (GroupKFold),
+    then each of ``others`` (English, off-topic: same articles) following its article."""
+    groups = np.unique(zh.groups.astype(str), return_inverse=True)[1]
+    folds = np.zeros(len(zh.y), dtype=np.int64)
+    for f, (_, te) in enumerate(GroupKFold(n_splits=5).split(zh.x, zh.y, groups)):
+        folds[te] = f
+    fold_of = dict(zip(zh.groups, folds, strict=True))
+    return [folds, *(np.array([fold_of[g] for g in e.groups], dtype=np.int64) for e in others)]
+
+
+def document_folds(real: Examples) -> np.ndarray:
+    """The fold of every realistic example: its document's place among the documents, mod 5
+    (each document, with the unanswerable questions whose top hit is in it, joins one fold)."""
+    docs = sorted(set(real.groups.astype(str)))
+    return np.array([docs.index(str(g)) % 5 for g in real.groups], dtype=np.int64)
+
+
 def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> LogisticRegression:
     return LogisticRegression(C=1.0, max_iter=2000).fit(x, y, sample_weight=w)
 
@@ -411,15 +429,7 @@ def main() -> None:
             extra = {"bank": bank, "vectors_cmrc": vec_cmrc, "vectors_off": vec_off}
             save_examples(args.save_examples, extra, zh=zh, en=en, off=off, real=real)
     x, y, tags = zh.x, zh.y, zh.tags
-    groups = np.unique(zh.groups.astype(str), return_inverse=True)[1]
-
-    # folds by article on the Chinese examples (as before); the English ones follow them
-    folds = np.zeros(len(y), dtype=np.int64)
-    for f, (_, te) in enumerate(GroupKFold(n_splits=5).split(x, y, groups)):
-        folds[te] = f
-    fold_of = dict(zip(zh.groups, folds, strict=True))
-    en_folds = np.array([fold_of[g] for g in en.groups], dtype=np.int64)
-    off_folds = np.array([fold_of[g] for g in off.groups], dtype=np.int64)
+    folds, en_folds, off_folds = article_folds(zh, en, off)
 
     results: dict[str, object] = {}
     for name, cols in (("full", slice(None)), ("dense_only", DENSE_ONLY)):
@@ -510,7 +520,7 @@ def main() -> None:
     # the realistic questions: each document is one fold (with a fifth of the CMRC articles);
     # an unanswerable question goes with the document of its top hit
     docs = sorted(set(real.groups.astype(str)))
-    real_folds = np.array([docs.index(str(g)) % 5 for g in real.groups], dtype=np.int64)
+    real_folds = document_folds(real)
     rw = np.full(len(real), args.realistic_weight)
     zw = np.ones(len(y))
     rx, rc = real.x, real.cross
