@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,22 +30,18 @@ from bench_traditional import drcd_index, part_items
 from common import WORK, cmrc_index, doc_name, write_results
 
 from qa.lexical import analyze
+from qa.rerank import question_weights, sentence_terms
 from qa.search import Retriever, clean_question, fuse
 from qa.sentences import prepare, sentence_probabilities
-from qa.text import split_sentences
 
 WEIGHTS = [0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0]
 TOPS = [5, 10, 20, 30]
 LEX_WEIGHTS = (1.0, 1.5)
 
 
-def sentence_terms(text: str) -> list[set[str]]:
-    """The analysed terms of each sentence of ``text``."""
-    return [set(analyze(text[s:e])) for s, e in split_sentences(text)]
-
-
-def proximity(qterms: dict[str, float], sents: list[set[str]], window: int) -> float:
-    """The largest share of ``qterms``' IDF mass one run of ``window`` sentences holds."""
+def proximity(qterms: dict[str, float], sents: Sequence[frozenset[str]], window: int) -> float:
+    """The largest share of ``qterms``' IDF mass one run of ``window`` sentences holds (window
+    1 is :func:`qa.rerank.sentence_share`)."""
     total = sum(qterms.values())
     if total <= 0 or not sents:
         return 0.0
@@ -61,13 +58,12 @@ def collect(r: Retriever, items: list[tuple[str, str]], top: int, hl: bool) -> d
     texts = [clean_question(q, st) for q, _ in items]
     dsc, dids = idx.dense.search(r.embedder.embed_queries(texts), st.candidates)
     docs = [c.doc for c in idx.chunks]
-    cache: dict[int, list[set[str]]] = {}
     out: dict = {lw: [] for lw in LEX_WEIGHTS}
     t_feat = 0.0
     for i, q in enumerate(texts):
         terms = analyze(q)
         lex = idx.lexical.scores(terms)
-        qterms = {t: idx.lexical.idf(t) for t in set(terms) if idx.lexical.df(t) > 0}
+        qterms = question_weights(terms, idx.lexical.idf)
         hl_of: dict[int, float] = {}  # the same chunk under both lexical weights
         for lw in LEX_WEIGHTS:
             f = fuse(dids[i], dsc[i], lex, lw, st.dense_weight, st.candidates)
@@ -75,9 +71,8 @@ def collect(r: Retriever, items: list[tuple[str, str]], top: int, hl: bool) -> d
             feats = []
             t0 = time.perf_counter()
             for j in ids:
-                if j not in cache:
-                    cache[j] = sentence_terms(idx.chunks[j].text)
-                row = [proximity(qterms, cache[j], 1), proximity(qterms, cache[j], 2)]
+                sents = sentence_terms(idx.chunks[j].text)  # cached in qa.rerank
+                row = [proximity(qterms, sents, 1), proximity(qterms, sents, 2)]
                 if hl:
                     if j not in hl_of:
                         _, spans, x, _ = prepare(q, idx.chunks[j].text)

@@ -8,7 +8,7 @@ sentence holds can. :func:`sentence_share` is that share, with the lexical index
 analyser (:func:`qa.lexical.analyze`) and IDF: the largest IDF-weighted share of the
 question's terms (those the corpus has) held by one sentence of the chunk
 (:func:`qa.text.split_sentences`). :func:`rerank` adds ``weight`` times it to the fused score
-of the top candidates (``Settings.sentence_weight``, ``Settings.sentence_candidates``;
+of the top :data:`SENTENCE_CANDIDATES` candidates (``Settings.sentence_weight``;
 measured in ``bench/sentence_sweep.py`` and BENCHMARKS.md, "Traditional script: DRCD").
 
 Imports only :mod:`qa.lexical` and :mod:`qa.text` (:mod:`qa.search` calls it)."""
