@@ -13,7 +13,12 @@ and the realistic answerable accepted at the threshold that refuses 85% of its u
 ``missing_name`` appended as extra columns (one-character names dropped, organisations dropped,
 numbers looked for in the passage only), saves them in ``F`` and compares them the same way.
 
+``auc F``: how well each same-script feature alone separates the realistic top hits that
+answer (answerable, passage holds the answer) from the unanswerable questions' top hits, and
+from the near misses' alone: ROC AUC.
+
     python bench/confidence_sets.py sets bench/results/confidence_examples.npz
+    python bench/confidence_sets.py auc bench/results/confidence_examples.npz
     python bench/confidence_sets.py missing-name bench/results/missing_name_examples.npz
 """
 
@@ -117,6 +122,31 @@ def compare(path: Path, sets: dict[str, list[str]], weights: tuple[float, ...]) 
             )
 
 
+def feature_auc(path: Path) -> None:
+    """Print each same-script feature's ROC AUC on the realistic top hits (see the docstring)."""
+    import train_confidence as tc
+    from bench_realistic import load_questions
+    from sklearn.metrics import roc_auc_score
+
+    real = tc.load_examples(path, "real")
+    questions = load_questions()
+    near = np.array([questions[i].kind == "near_miss" for i in real.question])
+    top, same = real.tags[:, 1] == 0, ~real.cross
+    pos = top & same & (real.tags[:, 0] == 1) & (real.y == 1)
+    for label, neg in (
+        ("unanswerable", top & same & (real.tags[:, 0] == 0)),
+        ("near misses", top & same & (real.tags[:, 0] == 0) & near),
+    ):
+        y = np.concatenate([np.ones(pos.sum()), np.zeros(neg.sum())])
+        aucs = {
+            name: roc_auc_score(y, np.concatenate([real.x[pos, i], real.x[neg, i]]))
+            for i, name in enumerate(confidence.CONFIDENCE_FEATURES)
+            if name != "translated_coverage"
+        }
+        shown = ", ".join(f"{n} {a:.3f}" for n, a in aucs.items())
+        print(f"{label} ({int(pos.sum())} answered against {int(neg.sum())}): {shown}")
+
+
 def collect_variants(path: Path) -> None:
     """``train_confidence.py``'s collection with the ``VARIANTS`` as extra feature columns."""
     extra_names = tuple(VARIANTS)
@@ -159,11 +189,14 @@ def collect_variants(path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("what", choices=("sets", "missing-name"))
+    ap.add_argument("what", choices=("sets", "missing-name", "auc"))
     ap.add_argument("examples", type=Path)
     args = ap.parse_args()
     base = [n for n in confidence.CONFIDENCE_FEATURES if n not in ("translated_coverage",)]
     before = [n for n in base if n not in ("sentence_coverage", "factoid")]
+    if args.what == "auc":
+        feature_auc(args.examples)
+        return
     if args.what == "sets":
         sets = {"nine features (before)": before, "+ sentence_coverage + factoid": base}
         compare(args.examples, sets, (2.0, 3.0, 4.0))
