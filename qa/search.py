@@ -4,9 +4,8 @@ Dense (FAISS inner product over e5 vectors) and lexical (BM25) candidates are fu
 weighted sum of per-query normalised scores (measured against reciprocal-rank fusion in
 ``bench/``). An English question over Chinese passages reaches them lexically through the
 dictionary translations of its words and pinyin names (:mod:`qa.translate`, weight
-``Settings.cross_lexical_weight``) and the transliterations its untranslated names may have
-(:mod:`qa.transliterate`, ``Settings.phonetic_weight``), and its dense side searches with its
-vector averaged with that of its word-for-word Chinese rendering.
+``Settings.cross_lexical_weight``), and its dense side searches with its vector averaged with
+that of its word-for-word Chinese rendering.
 Each hit is then highlighted (:mod:`qa.highlight`) and given a confidence.
 
 A :class:`Retriever` holds one loaded index and the model; it loads lazily (``warm_up``) and
@@ -226,14 +225,11 @@ def chinese_gloss(question: str) -> str:
     return gloss(question)
 
 
-def translated_scores(
-    idx: LoadedIndex, question: str, phonetic_weight: float = DEFAULTS.phonetic_weight
-) -> np.ndarray | None:
+def translated_scores(idx: LoadedIndex, question: str) -> np.ndarray | None:
     """BM25 scores of every chunk for the Chinese translations of an English question's words
     (:func:`qa.translate.translate`), each translation's terms weighted by its probability
-    (rounded to tenths, so that the index is read once per weight), and, with
-    ``phonetic_weight``, for the transliterations its untranslated words may have
-    (:func:`qa.transliterate.phonetic_terms`); ``None`` if no word has a translation."""
+    (rounded to tenths, so that the index is read once per weight); ``None`` if no word has a
+    translation."""
     # the dictionary loads on the first English question
     from qa.translate import NAME_WEIGHT, name_pairs, translate
 
@@ -243,16 +239,11 @@ def translated_scores(
     # a Chinese name in pinyin: the character bigrams it may stand for that the corpus has,
     # sharing one unit of weight per pair of syllables
     absent = idx.lexical.idf("\0")  # the IDF of a term no chunk has
-    for pair in name_pairs(question, wade_giles_names=phonetic_weight > 0):
+    for pair in name_pairs(question):
         present = [t for t in ("#" + b for b in pair) if idx.lexical.idf(t) < absent]
         if present:
             w = max(round(NAME_WEIGHT / len(present), 1), 0.1)
             by_weight.setdefault(w, []).extend(present)
-    if phonetic_weight > 0:
-        from qa.transliterate import phonetic_terms
-
-        for w, terms in phonetic_terms(idx, question):
-            by_weight.setdefault(max(round(phonetic_weight * w, 1), 0.1), []).extend(terms)
     if not by_weight:
         return None
     return sum(w * idx.lexical.scores(terms) for w, terms in by_weight.items())
@@ -588,7 +579,7 @@ class Retriever:
         if across:
             # an English question over Chinese passages: BM25 of its words' Chinese
             # translations (qa.translate), weighted by how likely each translation is
-            translated = translated_scores(idx, question, self.settings.phonetic_weight)
+            translated = translated_scores(idx, question)
             if translated is not None:
                 lex_scores = lex_scores + translated
                 cross_weight = self.settings.cross_lexical_weight

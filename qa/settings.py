@@ -104,9 +104,6 @@ class Settings:
     # the same for a passage in Chinese when the question is in English: BM25 of the question
     # words' dictionary translations (qa/translate.py; 0: dense only, as before; bench/)
     cross_lexical_weight: float = 1.0
-    # ... and of the Chinese transliterations an untranslated English word may be written as
-    # (matched by sound: qa/transliterate.py; 0: off; bench/phonetic_sweep.py)
-    phonetic_weight: float = 2.0
     # weight of a candidate's best sentence (qa/rerank.py): the 10 best fused candidates are
     # reranked by fused score + this x the largest IDF share of the question's terms that one
     # sentence of the chunk holds (0: off). Tuned on DRCD's tune part and CMRC: flat from 1.0

@@ -27,7 +27,6 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Collection
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -87,8 +86,6 @@ class Dictionary:
     #: toneless pinyin syllable -> its characters (simplified and traditional), commonest first
     syllables: dict[str, tuple[str, ...]]
     seconds: float  # how long reading and turning the dictionary took
-    #: what the dictionary was made from (its cache key; "" for one made otherwise)
-    key: str = ""
 
     def lookup(self, english: str) -> tuple[tuple[str, float], ...]:
         """The Chinese headwords of an English word or phrase (lower case), or ()."""
@@ -164,11 +161,11 @@ def dictionary() -> Dictionary:
         table, syllables = marshal.loads(cached.read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
         table, syllables = parse(raw.decode("utf-8").splitlines())
-        save_cache(cached, (table, syllables))
-    return Dictionary(table, syllables, time.perf_counter() - t0, key)
+        _save(cached, (table, syllables))
+    return Dictionary(table, syllables, time.perf_counter() - t0)
 
 
-def save_cache(path: Path, data: object) -> None:
+def _save(path: Path, data: object) -> None:
     """Write ``data`` (marshal) atomically; a cache that cannot be written is skipped."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -191,7 +188,7 @@ def _frequency():  # type: ignore[no-untyped-def]
     return jieba.get_FREQ
 
 
-def variants(word: str) -> list[str]:
+def _variants(word: str) -> list[str]:
     """``word`` and the forms it may have without an English inflection ending."""
     out = [word]
     if len(word) <= 3:
@@ -241,7 +238,7 @@ def english_units(question: str, d: Dictionary) -> list[tuple[str, tuple[tuple[s
             continue
         # the word as it is and without its ending both count ("used": 中古 and 用)
         merged: dict[str, float] = {}
-        for v in variants(w):
+        for v in _variants(w):
             for h, p in d.lookup(v):
                 merged[h] = max(merged.get(h, 0.0), p)
         if merged:
@@ -317,56 +314,31 @@ def pinyin_syllables(word: str, d: Dictionary) -> list[str] | None:
     return best[n]
 
 
-def name_pairs(question: str, wade_giles_names: bool = False) -> list[list[str]]:
+def name_pairs(question: str) -> list[list[str]]:
     """Chinese names written in pinyin ("Wang Fahui", "Yelu Qinu"): for each two syllables
     in a row, every two-character string they may stand for (the commonest characters of
     each syllable). A capitalised word counts if it is all pinyin and, on its own, not an
-    English word of the dictionary; the caller keeps the strings its corpus has. With
-    ``wade_giles_names``, names in Wade-Giles count too ("Yang Chao-hsiang": yang, zhao or chao,
-    xiang; :func:`wade_giles`): a hyphenated word, or one that is not an
-    English word or stands beside a hyphenated one ("Sung Chien-cheng")."""
+    English word of the dictionary; the caller keeps the strings its corpus has."""
     d = dictionary()
     if not d.syllables:
         return []
-    tokens = re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)?|[^A-Za-z\s]", question)
-    syllables: list[list[tuple[str, ...]] | None] = []
-    for tok in tokens:
+    runs: list[list[str]] = [[]]
+    for tok in re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)?|[^A-Za-z\s]", question):
         low = tok.lower().replace("-", "")
-        syl = pinyin_syllables(low, d) if _NAME.fullmatch(tok) and low not in STOPWORDS else None
-        syllables.append([(x,) for x in syl] if syl else None)
-    if wade_giles_names:
-        for i, tok in enumerate(tokens):  # "Chien-cheng" reads as pinyin chi-en-cheng
-            if "-" in tok and any(p not in d.syllables for p in tok.lower().split("-")):
-                syllables[i] = None
-        wg = [
-            wade_giles(tok, d.syllables) if s is None and _NAME.fullmatch(tok) else None
-            for tok, s in zip(tokens, syllables, strict=True)
-        ]
-        english = gloss_words()
-        for i, (tok, got) in enumerate(zip(tokens, wg, strict=True)):
-            if got is None or tok.lower() in STOPWORDS:
-                continue
-            beside = [wg[j] for j in (i - 1, i + 1) if 0 <= j < len(tokens) and "-" in tokens[j]]
-            if "-" in tok or tok.lower() not in english or any(beside):
-                syllables[i] = got
-    runs: list[list[int]] = [[]]
-    for i, syl in enumerate(syllables):
-        if syl:
-            runs[-1].append(i)
+        syl = pinyin_syllables(low, d) if _NAME.fullmatch(tok) else None
+        if syl and low not in STOPWORDS:
+            runs[-1].append(tok)
         elif runs[-1]:
             runs.append([])
     out: list[list[str]] = []
     for run in runs:
-        words = [tokens[i] for i in run]
-        if not run or " ".join(words).lower() in d.table:  # "Hong Kong": a dictionary word
+        if not run or " ".join(run).lower() in d.table:  # "Hong Kong": a dictionary word
             continue
-        if len(run) == 1 and (words[0].lower() in d.table or words[0] == question.split()[0]):
+        if len(run) == 1 and (run[0].lower() in d.table or run[0] == question.split()[0]):
             continue  # one English-looking word ("Long", "China") or the question's first
-        syl = [x for i in run for x in syllables[i] or ()]
+        syl = [x for tok in run for x in pinyin_syllables(tok.lower().replace("-", ""), d) or ()]
         for a, b in itertools.pairwise(syl):
-            left = [c for s in a for c in _common_chars(s)]
-            right = [c for s in b for c in _common_chars(s)]
-            out.append([x + y for x in left for y in right])
+            out.append([x + y for x in _common_chars(a) for y in _common_chars(b)])
     return out
 
 
@@ -378,86 +350,3 @@ def _common_chars(syllable: str) -> tuple[str, ...]:
     chars = [c for c in d.syllables.get(syllable, ()) if freq(c)]
     chars.sort(key=lambda c: -(freq(c) or 0))
     return tuple(chars[:MAX_SYLLABLE_CHARS])
-
-
-@functools.lru_cache(maxsize=1)
-def gloss_words() -> frozenset[str]:
-    """Every word of CC-CEDICT's English keys (the dictionary's English vocabulary)."""
-    return frozenset(w for key in dictionary().table for w in key.split())
-
-
-# Wade-Giles (Taiwan's and older romanisation: "Yang Chao-hsiang", "Sung Chien-cheng") ->
-# pinyin. Apostrophes (aspiration) are mostly left out in English text, so an initial may be
-# either of a pair.
-_WG_INITIALS = [
-    ("ch'", ("ch", "q")),
-    ("ch", ("zh", "j", "ch", "q")),
-    ("hs", ("x",)),
-    ("k'", ("k",)),
-    ("k", ("g", "k")),
-    ("p'", ("p",)),
-    ("p", ("b", "p")),
-    ("t'", ("t",)),
-    ("t", ("d", "t")),
-    ("ts'", ("c",)),
-    ("tz'", ("c",)),
-    ("ts", ("z", "c")),
-    ("tz", ("z", "c")),
-    ("ss", ("s",)),
-    ("sz", ("s",)),
-    ("sh", ("sh",)),
-    ("j", ("r",)),
-]
-_WG_FINALS = [
-    ("ieh", "ie"),
-    ("ien", "ian"),
-    ("iung", "iong"),
-    ("ung", "ong"),
-    ("ueh", "ue"),
-    ("uei", "ui"),
-    ("erh", "er"),
-    ("eh", "e"),
-    ("ih", "i"),
-]
-
-
-def wade_giles_syllable(syl: str, known: Collection[str]) -> tuple[str, ...]:
-    """The pinyin syllables (of ``known``) a Wade-Giles syllable may stand for: ``"hsiang"``
-    -> ("xiang",), ``"chien"`` -> ("jian", "qian"); () if none."""
-    s = syl.lower()
-    inits: tuple[str, ...] = ("",)
-    for spelling, pinyin in sorted(_WG_INITIALS, key=lambda sp: -len(sp[0])):
-        if s.startswith(spelling):
-            inits, s = pinyin, s[len(spelling) :]
-            break
-    # chi, ch'i, chü -> ji, qi, ju (but chih -> zhi, chi)
-    palatal = s.startswith(("i", "u:", "v")) and s != "ih"
-    for spelling, pinyin in _WG_FINALS:
-        if s.endswith(spelling):
-            s = s[: -len(spelling)] + pinyin
-            break
-    if "q" in inits or "j" in inits:
-        inits = tuple(i for i in inits if (i in ("j", "q")) == palatal)
-    out: list[str] = []
-    for i in inits:
-        final = s
-        if i in ("z", "c", "s") and final == "u":  # tzu, ssu -> zi, si
-            final = "i"
-        if i in ("g", "k") and final == "o":  # ko, k'o -> ge, ke
-            final = "e"
-        for cand in (i + final, i + "you") if final == "yu" else (i + final,):
-            if cand in known and cand not in out:
-                out.append(cand)
-    return tuple(out)
-
-
-def wade_giles(word: str, known: Collection[str]) -> list[tuple[str, ...]] | None:
-    """A name written in Wade-Giles, one syllable per hyphen part ("Chao-hsiang"), as the
-    pinyin each syllable may stand for; ``None`` unless every part converts."""
-    out = []
-    for part in word.lower().split("-"):
-        got = wade_giles_syllable(part, known)
-        if not got:
-            return None
-        out.append(got)
-    return out
